@@ -1,0 +1,94 @@
+"""The filter contract: a verdict type and a registry of versioned filter names."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from schemas.records import Document
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Keep or drop, a stable snake_case reason when dropping, and the scores measured."""
+
+    keep: bool
+    reason: str | None = None
+    scores: dict[str, float] = field(default_factory=dict)
+    # set by filters that rewrite the document they keep (C4 line removal, PII redaction)
+    text: str | None = None
+
+    @classmethod
+    def keep_(cls, **scores: float) -> Verdict:
+        return cls(True, None, scores)
+
+    @classmethod
+    def rewrite(cls, text: str, **scores: float) -> Verdict:
+        return cls(True, None, scores, text)
+
+    @classmethod
+    def drop(cls, reason: str, **scores: float) -> Verdict:
+        return cls(False, reason, scores)
+
+
+class Filter(Protocol):
+    """A document filter: typed parameters, a registered name, `__call__(doc) -> Verdict`."""
+
+    name: str
+
+    def setup(self) -> None: ...
+
+    def __call__(self, doc: Document) -> Verdict: ...
+
+
+_REGISTRY: dict[str, type] = {}
+
+
+def register(name: str) -> Callable[[type], type]:
+    """Register a filter class under a versioned name such as `gopher_quality_v1`."""
+
+    def wrap(cls: type) -> type:
+        if name in _REGISTRY:
+            raise ValueError(f"filter name {name!r} registered twice")
+        cls.name = name
+        if not hasattr(cls, "setup"):
+            cls.setup = lambda self: None
+        _REGISTRY[name] = cls
+        return cls
+
+    return wrap
+
+
+def known_filters() -> list[str]:
+    """Every registered filter name, sorted."""
+    _load_builtin_filters()
+    return sorted(_REGISTRY)
+
+
+def filter_params(name: str) -> list[str]:
+    """The parameter names a registered filter accepts."""
+    return [f.name for f in dataclasses.fields(_REGISTRY[name])]
+
+
+def make_filter(name: str, params: dict[str, Any] | None = None) -> Filter:
+    """Build a registered filter; unknown names and parameters raise ValueError listing the known ones."""
+    _load_builtin_filters()
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown filter {name!r}; known: {', '.join(sorted(_REGISTRY))}")
+    cls = _REGISTRY[name]
+    params = dict(params or {})
+    allowed = filter_params(name)
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ValueError(f"filter {name!r} has no parameter {unknown[0]!r}; allowed: {', '.join(allowed)}")
+    try:
+        return cls(**params)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"filter {name!r}: {err}") from err
+
+
+def _load_builtin_filters() -> None:
+    # Importing the modules runs their @register decorators.
+    from filters import c4, fineweb, gopher, langid, pii  # noqa: F401

@@ -1,0 +1,101 @@
+"""Plain-Python records that travel between steps; each maps 1:1 onto a table in tables.py."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass, field
+
+
+def stable_id(*parts: str) -> str:
+    """A 128-bit hex id derived from a record's source identity (never from arrival order)."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+@dataclass
+class RawRecord:
+    """One readable input record before extraction: HTML bytes or already-plain text."""
+
+    id: str
+    source: str
+    input_file: str
+    input_offset: int | None
+    url: str | None = None
+    crawl_date: str | None = None
+    html: bytes | None = None
+    http_charset: str | None = None
+    text: str | None = None
+    # values carried from JSONL/Parquet inputs that map onto Document columns
+    lang: str | None = None
+
+
+@dataclass
+class Document:
+    """The one document shape of every stage (see tables.DOCUMENT_SCHEMA)."""
+
+    id: str
+    text: str
+    source: str
+    input_file: str
+    input_offset: int | None = None
+    url: str | None = None
+    crawl_date: str | None = None
+    lang: str | None = None
+    lang_score: float | None = None
+    domain: dict[str, float] = field(default_factory=dict)
+    signals: dict[str, float] = field(default_factory=dict)
+    cluster_id: str | None = None
+    cluster_size: int | None = None
+
+    def to_row(self) -> dict:
+        row = dataclasses.asdict(self)
+        row["domain"] = sorted(self.domain.items())
+        row["signals"] = sorted(self.signals.items())
+        return row
+
+
+@dataclass
+class Removal:
+    """A record some stage decided not to keep, with the filter, reason and scores."""
+
+    id: str
+    stage: str
+    filter: str
+    reason: str
+    input_file: str
+    input_offset: int | None = None
+    url: str | None = None
+    scores: dict[str, float] = field(default_factory=dict)
+    survivor_id: str | None = None
+
+    def to_row(self) -> dict:
+        row = dataclasses.asdict(self)
+        row["scores"] = sorted(self.scores.items())
+        return row
+
+    @property
+    def sort_key(self) -> str:
+        return self.id
+
+
+@dataclass
+class ErrorRecord:
+    """An input record that could not be read or processed, with what went wrong."""
+
+    input_file: str
+    stage: str
+    error_class: str
+    message: str
+    input_offset: int | None = None
+    record_id: str | None = None
+
+    def to_row(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @property
+    def sort_key(self) -> str:
+        return f"{self.input_file}\x00{self.input_offset or 0:020d}\x00{self.record_id or ''}\x00{self.stage}"
