@@ -8,6 +8,7 @@ runs inside datatrove's ExtractorSandbox (a forked helper process killed after
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Literal
 
@@ -74,6 +75,12 @@ class HtmlExtractor:
         return state
 
     def setup(self) -> None:
+        # trafilatura logs an ERROR for every page without a usable tree, and datatrove's sandbox an
+        # INFO line per shutdown: the outcome is already recorded per document in removed/.
+        logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
+        from loguru import logger
+
+        logger.disable("datatrove")
         _EXTRACTORS[self.extractor]("<html><body><p>warm up</p></body></html>")
         if self.timeout_s > 0 and self._sandbox is None:
             from datatrove.pipeline.extractors.base import ExtractorSandbox

@@ -8,22 +8,31 @@ splits of a text, so the Gopher, C4 and FineWeb rules tokenize each document onc
 from __future__ import annotations
 
 import logging
+import threading
 from functools import cache
 
 FALLBACK_LANGUAGE = "en"
 
 log = logging.getLogger(__name__)
+# datatrove builds a spaCy pipeline lazily on first use and adds its sentencizer afterwards; two
+# threads racing through that first use see a half-built pipeline (spaCy error E109).
+_LOAD_LOCK = threading.Lock()
+
+
+def tokenizer_language(lang: str | None) -> str:
+    """The language whose tokenizer is used for `lang`; English when none is assigned or loadable."""
+    with _LOAD_LOCK:
+        return _load(lang or FALLBACK_LANGUAGE)
 
 
 @cache
-def tokenizer_language(lang: str | None) -> str:
-    """The language whose tokenizer is used for `lang`; English when none is assigned or loadable."""
-    if not lang:
-        return FALLBACK_LANGUAGE
+def _load(lang: str) -> str:
     from datatrove.utils.word_tokenizers import load_word_tokenizer
 
     try:
-        load_word_tokenizer(lang).word_tokenize("probe")
+        tokenizer = load_word_tokenizer(lang)
+        tokenizer.word_tokenize("probe")
+        tokenizer.sent_tokenize("Probe one. Probe two.")
     except (ValueError, ImportError, OSError) as err:
         log.warning("no word tokenizer for language %r (%s); using %r", lang, err, FALLBACK_LANGUAGE)
         return FALLBACK_LANGUAGE

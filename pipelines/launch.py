@@ -1,0 +1,142 @@
+"""What every stage does around its pipeline: validate before launching, skip finished builds,
+run, count, write the report and the manifest, and say where the outputs are."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics.metric import MetricsFilter
+
+from filters.langid import default_model_path
+from pipelines import manifest as manifests
+from pipelines import report as reports
+from pipelines import shards
+from pipelines.inputs import InputError, resolve_inputs
+from pipelines.options import pipeline_options
+from pipelines.transforms import NAMESPACE
+from schemas.config import ConfigError, CurateConfig
+
+TABLES = ("documents", "removed", "errors")
+
+
+class UsageError(ValueError):
+    """A problem found before launch: bad config, missing input, unusable output folder (exit 2)."""
+
+
+@dataclass
+class StageSpec:
+    """How to build and describe one stage."""
+
+    name: str
+    build: Callable[[beam.Pipeline, CurateConfig, dict[str, str], str], None]
+    step_order: Callable[[CurateConfig], list[tuple[str, str]]]
+
+
+def prepare(config: CurateConfig, inputs_override: list[str] | None, out: str) -> dict[str, tuple[str, int]]:
+    """Check everything that can be checked before launch; returns the resolved inputs."""
+    try:
+        inputs = resolve_inputs(inputs_override or config.input.paths, config.input.format)
+    except InputError as err:
+        raise UsageError(str(err)) from err
+    model = config.langid.model_path or str(default_model_path())
+    if config.langid.enabled and not os.path.isfile(model):
+        raise UsageError(f"field 'langid.model_path': file not found: {model}")
+    if os.path.isdir(out) and os.listdir(out) and not os.path.isfile(os.path.join(out, manifests.MANIFEST)):
+        raise UsageError(f"output folder {out!r} is not empty and holds no corpusmill build; "
+                         "choose an empty or new folder")
+    return inputs
+
+
+def run_stage(spec: StageSpec, config: CurateConfig, inputs_override: list[str] | None, out: str,
+              beam_args: list[str]) -> int:
+    """Run one stage end to end; returns the process exit code."""
+    inputs = prepare(config, inputs_override, out)
+    config_hash = config.config_hash()
+    input_record = {path: {"format": fmt, "bytes": size} for path, (fmt, size) in inputs.items()}
+    previous = manifests.read_manifest(out)
+    if manifests.is_complete(previous, config_hash, input_record):
+        print(f"corpusmill {spec.name}: {out} is already complete for this config and these inputs; "
+              "nothing to do.")
+        return 0
+
+    _clear_partial_outputs(out)
+    base = {
+        "stage": spec.name,
+        "inputs": input_record,
+        "config": config.model_dump(mode="json"),
+        "config_hash": config_hash,
+        "packages": manifests.package_versions(),
+        "models": {"langid": config.langid.model_path or str(default_model_path())},
+        "started": manifests.now(),
+    }
+    manifests.write_manifest(out, {**base, "status": "running"})
+
+    options = pipeline_options(beam_args)
+    pipeline = beam.Pipeline(options=options)
+    spec.build(pipeline, config, {p: fmt for p, (fmt, _) in inputs.items()}, out)
+    result = pipeline.run()
+    result.wait_until_finish()
+    counters = _counters(result)
+
+    n_shards = {"documents": config.output.num_shards, "removed": config.output.num_shards, "errors": 1}
+    written = _complete_shards(out, n_shards, config.output.compression)
+    report = reports.build_report(out, counters, spec.step_order(config))
+    reports.write_report(out, report, f"corpusmill {spec.name}")
+    status = "complete" if report["accounting_ok"] else "failed_accounting"
+    manifests.write_manifest(out, {**base, "status": status, "finished": manifests.now(), "shards": written,
+                                   "counts": {k: report[k] for k in ("inputs", "kept", "removed", "errors")}})
+    _print_summary(spec.name, out, report)
+    return 0 if report["accounting_ok"] else 1
+
+
+def _counters(result) -> dict[str, int]:
+    counters: dict[str, int] = {}
+    for c in result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]:
+        value = c.committed if c.committed is not None else c.attempted
+        counters[c.key.metric.name] = counters.get(c.key.metric.name, 0) + int(value or 0)
+    return counters
+
+
+def _clear_partial_outputs(out: str) -> None:
+    """Remove shards and temporaries of an earlier run of this build (the folder is known to be ours)."""
+    for table in TABLES:
+        matches = FileSystems.match([FileSystems.join(out, table, "part-*")])[0].metadata_list
+        if matches:
+            FileSystems.delete([m.path for m in matches])
+
+
+def _complete_shards(out: str, n_shards: dict[str, int], compression: str) -> dict[str, list[str]]:
+    """Write an empty shard for every shard no record went to, so the layout is always whole."""
+    written: dict[str, list[str]] = {}
+    for table, n in n_shards.items():
+        written[table] = []
+        for shard in range(n):
+            rel = shards.shard_name(table, shard, n)
+            path = FileSystems.join(out, rel)
+            if not FileSystems.exists(path):
+                shards.write_rows(path, table, [], compression)
+            written[table].append(rel)
+    return written
+
+
+def _print_summary(stage: str, out: str, report: dict) -> None:
+    w = sys.stdout.write
+    w(f"\ncorpusmill {stage}: {report['input_files']} files, {report['inputs']} input records "
+      f"(skipped WARC records by kind: {report['skipped_records'] or 'none'})\n")
+    for step in report["funnel"]:
+        reasons = ", ".join(f"{r}={n}" for r, n in step["reasons"].items())
+        w(f"  {step['stage'] + '/' + step['filter']:<34} in {step['in']:>7}  removed {step['removed']:>6}  "
+          f"errors {step['errors']:>4}  out {step['out']:>7}  {reasons}\n")
+    check = "OK" if report["accounting_ok"] else "MISMATCH"
+    w(f"  kept {report['kept']}, removed {report['removed']}, errors {report['errors']}: "
+      f"inputs == kept + removed + errors {check}\n")
+    w(f"outputs: {os.path.join(out, 'documents')}/\nreport:  {os.path.join(out, 'report.html')} "
+      f"(and report.json, manifest.json)\n")
+
+
+__all__ = ["ConfigError", "StageSpec", "UsageError", "run_stage"]

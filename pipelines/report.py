@@ -1,0 +1,117 @@
+"""Build report.json (counts that prove inputs == kept + removed + errors) and report.html.
+
+Kept, removed and errors are counted from the written ledgers themselves; inputs and
+skipped WARC records come from the reader's counters. The two are independent, so the
+equality is a real check, not a tautology.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import Counter
+
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+from apache_beam.io.filesystems import FileSystems
+
+LENGTH_BINS = (0, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
+
+
+def _table(out: str, name: str, columns: list[str]):
+    folder = FileSystems.join(out, name)
+    return ds.dataset(folder, format="parquet").to_table(columns=columns)
+
+
+def build_report(out: str, counters: dict[str, int], step_order: list[tuple[str, str]]) -> dict:
+    """Counts per stage and filter from the ledgers in `out`; `step_order` is [(stage, filter)]."""
+    docs = _table(out, "documents", ["lang", "text"])
+    removed = _table(out, "removed", ["stage", "filter", "reason"])
+    errors = _table(out, "errors", ["stage", "error_class"])
+
+    removed_by = Counter(zip(removed["stage"].to_pylist(), removed["filter"].to_pylist(),
+                             removed["reason"].to_pylist(), strict=True))
+    errors_by = Counter(zip(errors["stage"].to_pylist(), errors["error_class"].to_pylist(), strict=True))
+    inputs = counters.get("read/inputs", 0)
+    kept, n_removed, n_errors = docs.num_rows, removed.num_rows, errors.num_rows
+
+    funnel, remaining = [], inputs
+    for stage, name in step_order:
+        reasons = {r: n for (s, f, r), n in sorted(removed_by.items()) if (s, f) == (stage, name)}
+        step_errors = sum(n for (s, _), n in errors_by.items() if s in (stage, f"{stage}/{name}", name))
+        out_count = remaining - sum(reasons.values()) - step_errors
+        funnel.append({"stage": stage, "filter": name, "in": remaining, "removed": sum(reasons.values()),
+                       "errors": step_errors, "out": out_count, "reasons": reasons})
+        remaining = out_count
+
+    lengths = pc.utf8_length(docs["text"]).to_pylist() if kept else []
+    return {
+        "inputs": inputs,
+        "kept": kept,
+        "removed": n_removed,
+        "errors": n_errors,
+        "accounting_ok": inputs == kept + n_removed + n_errors,
+        "skipped_records": {k.split(".", 1)[1]: v for k, v in sorted(counters.items())
+                            if k.startswith("read/skipped.")},
+        "input_files": counters.get("read/files", 0),
+        "funnel": funnel,
+        "removed_by_reason": {f"{s}/{f}/{r}": n for (s, f, r), n in sorted(removed_by.items())},
+        "errors_by_class": {f"{s}/{c}": n for (s, c), n in sorted(errors_by.items())},
+        "languages": dict(Counter(docs["lang"].to_pylist()).most_common()),
+        "length_histogram": _histogram(lengths),
+    }
+
+
+def _histogram(lengths: list[int]) -> dict[str, int]:
+    bins = Counter()
+    for n in lengths:
+        low = max(b for b in LENGTH_BINS if b <= n)
+        bins[low] += 1
+    return {f">={b}": bins.get(b, 0) for b in LENGTH_BINS}
+
+
+def write_report(out: str, report: dict, title: str) -> None:
+    for name, body in (("report.json", json.dumps(report, indent=2, sort_keys=True)),
+                       ("report.html", render_html(report, title))):
+        with FileSystems.create(FileSystems.join(out, name)) as f:
+            f.write(body.encode("utf-8"))
+
+
+def _bars(rows: list[tuple[str, int]], color: str) -> str:
+    """A horizontal bar chart as inline SVG (no plotting dependency needed for a report)."""
+    if not rows:
+        return "<p>none</p>"
+    top = max(n for _, n in rows) or 1
+    height = 22 * len(rows) + 4
+    parts = [f'<svg width="760" height="{height}" role="img">']
+    for i, (label, n) in enumerate(rows):
+        y = 22 * i + 2
+        width = 420 * n / top
+        parts.append(f'<text x="0" y="{y + 15}" font-size="13">{html.escape(label)}</text>'
+                     f'<rect x="260" y="{y}" width="{width:.1f}" height="18" fill="{color}"/>'
+                     f'<text x="{266 + width:.1f}" y="{y + 15}" font-size="13">{n}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def render_html(report: dict, title: str) -> str:
+    """The same counts for people: the funnel, removals by reason, languages and lengths."""
+    funnel = [(f"{s['stage']}: {s['filter']}", s["removed"] + s["errors"]) for s in report["funnel"]]
+    reasons = sorted(report["removed_by_reason"].items(), key=lambda kv: -kv[1])[:30]
+    langs = list(report["languages"].items())[:20]
+    check = "holds" if report["accounting_ok"] else "DOES NOT HOLD"
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:900px}}td,th{{padding:2px 10px;text-align:right}}</style>
+</head><body><h1>{html.escape(title)}</h1>
+<p>inputs {report['inputs']} = kept {report['kept']} + removed {report['removed']} + errors {report['errors']}:
+<b>{check}</b></p>
+<h2>Removal funnel (removed + errors per step)</h2>{_bars(funnel, '#c0504d')}
+<table><tr><th>stage</th><th>filter</th><th>in</th><th>removed</th><th>errors</th><th>out</th></tr>
+{''.join(f"<tr><td>{s['stage']}</td><td>{s['filter']}</td><td>{s['in']}</td><td>{s['removed']}</td>"
+         f"<td>{s['errors']}</td><td>{s['out']}</td></tr>" for s in report['funnel'])}</table>
+<h2>Removals by reason</h2>{_bars(reasons, '#4f81bd')}
+<h2>Languages of kept documents</h2>{_bars(langs, '#9bbb59')}
+<h2>Kept document length (characters)</h2>{_bars(list(report['length_histogram'].items()), '#8064a2')}
+<h2>Skipped WARC records by kind</h2>{_bars(list(report['skipped_records'].items()), '#777')}
+</body></html>
+"""

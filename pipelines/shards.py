@@ -1,0 +1,60 @@
+"""Deterministic Parquet shards: which shard a record goes to, and writing one shard atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+
+from schemas.records import Document
+from schemas.tables import SCHEMAS
+
+ROWS_PER_ROW_GROUP = 10_000
+
+
+def shard_name(table: str, shard: int, num_shards: int) -> str:
+    return f"{table}/part-{shard:05d}-of-{num_shards:05d}.parquet"
+
+
+def sort_key(record) -> str:
+    """Documents and removals sort by id (then stage and filter); errors by file and offset."""
+    if isinstance(record, Document):
+        return record.id
+    return getattr(record, "sort_key")
+
+
+def keyed_by_shard(record, num_shards: int) -> tuple[int, object]:
+    """(shard index, record): a function of the record's key only, never of arrival order."""
+    digest = hashlib.blake2b(sort_key(record).encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % num_shards, record
+
+
+def write_shard(folder: str, table: str, shard: int, num_shards: int, records: Iterable,
+                compression: str = "zstd") -> str:
+    """Write one shard under a temporary name, then rename it into place; returns the final path."""
+    rows = [r.to_row() for r in sorted(records, key=_full_key)]
+    final = FileSystems.join(folder, shard_name(table, shard, num_shards))
+    write_rows(final, table, rows, compression)
+    return final
+
+
+def write_rows(final: str, table: str, rows: list[dict], compression: str = "zstd") -> None:
+    """Atomically write `rows` as a Parquet file with the table's schema."""
+    arrow = pa.Table.from_pylist(rows, schema=SCHEMAS[table])
+    tmp = f"{final}.tmp-{uuid.uuid4().hex}"
+    with FileSystems.create(tmp) as out:
+        pq.write_table(arrow, out, compression=None if compression == "none" else compression,
+                       row_group_size=ROWS_PER_ROW_GROUP)
+    if FileSystems.exists(final):
+        FileSystems.delete([final])
+    FileSystems.rename([tmp], [final])
+
+
+def _full_key(record) -> tuple:
+    # Two removals of one id (say a read-stage and a filter-stage row) still need a total order.
+    row_id = sort_key(record)
+    return (row_id, getattr(record, "stage", ""), getattr(record, "filter", ""), getattr(record, "reason", ""))

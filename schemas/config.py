@@ -1,0 +1,174 @@
+"""Pydantic models of every stage config. Strict: an unknown or mistyped field is an error
+that names the field, the value seen and what is allowed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; the message is one line meant for the user."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputConfig(_Strict):
+    """Where documents come from and how records map onto documents."""
+
+    paths: list[str] = Field(default_factory=list, description="files or globs (local, gs://, s3://)")
+    format: Literal["auto", "warc", "wet", "jsonl", "parquet"] = "auto"
+    source: str | None = Field(None, description="value of the `source` column; default: the input format")
+    id_field: str = "id"
+    text_field: str = "text"
+    url_field: str = "url"
+    lang_field: str = "lang"
+
+
+class ReadConfig(_Strict):
+    """WARC reading options."""
+
+    verify_digests: bool = True
+
+
+class ExtractConfig(_Strict):
+    """HTML main-text extraction."""
+
+    extractor: Literal["trafilatura", "resiliparse"] = "trafilatura"
+    timeout_s: float = Field(5.0, ge=0, description="per-document limit; 0 runs extraction in-process")
+    max_html_bytes: int = Field(5_000_000, gt=0)
+
+
+class LangIdConfig(_Strict):
+    """fastText language ID and the language filter."""
+
+    enabled: bool = True
+    model_path: str | None = Field(None, description="a fastText LID model; default: bundled lid.176.ftz")
+    languages: list[str] = Field(default_factory=lambda: ["en"], description="keep these; [] keeps all")
+    min_score: float = Field(0.65, ge=0, le=1)
+    min_score_per_lang: dict[str, float] = Field(default_factory=dict)
+
+
+class FilterSpec(_Strict):
+    """One quality filter by registered name, with its parameters."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known(self) -> FilterSpec:
+        from filters.base import make_filter
+
+        make_filter(self.name, self.params)  # raises ValueError naming the known filters / params
+        return self
+
+
+class PiiConfig(_Strict):
+    """E-mail and IP address redaction on kept documents."""
+
+    redact_emails: bool = True
+    redact_ip_addresses: bool = True
+    email_replacement: str = "email@example.com"
+    ip_replacement: str = "0.0.0.0"
+
+
+class OutputConfig(_Strict):
+    """How output tables are sharded and compressed."""
+
+    num_shards: int = Field(1, ge=1, le=100_000)
+    compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
+
+
+DEFAULT_FILTERS = ("gopher_repetition_v1", "gopher_quality_v1", "c4_quality_v1", "fineweb_quality_v1")
+
+
+class CurateConfig(_Strict):
+    """The `curate` stage: read, extract, identify language, filter, redact, write."""
+
+    stage: Literal["curate"] = "curate"
+    input: InputConfig = Field(default_factory=InputConfig)
+    read: ReadConfig = Field(default_factory=ReadConfig)
+    extract: ExtractConfig = Field(default_factory=ExtractConfig)
+    langid: LangIdConfig = Field(default_factory=LangIdConfig)
+    filters: list[FilterSpec] = Field(default_factory=lambda: [FilterSpec(name=n) for n in DEFAULT_FILTERS])
+    pii: PiiConfig | None = Field(default_factory=PiiConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @field_validator("filters")
+    @classmethod
+    def _unique(cls, filters: list[FilterSpec]) -> list[FilterSpec]:
+        names = [f.name for f in filters]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"filter {dupes[0]!r} listed twice; each filter may appear once")
+        return filters
+
+    def config_hash(self) -> str:
+        """sha256 of the resolved config without input paths (those are recorded separately)."""
+        body = self.model_dump(mode="json", exclude={"input": {"paths"}})
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+STAGE_MODELS: dict[str, type[BaseModel]] = {"curate": CurateConfig}
+
+
+def load_config(path: str | Path, stage: str) -> BaseModel:
+    """Read and validate a YAML config for `stage`; any problem raises ConfigError with one line."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from err
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    declared = raw.get("stage", stage)
+    if declared != stage:
+        raise ConfigError(f"{path}: field 'stage' is {declared!r} but the command is {stage!r}")
+    try:
+        return STAGE_MODELS[stage].model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(f"{path}: {describe_validation_error(err)}") from err
+
+
+def describe_validation_error(err: ValidationError) -> str:
+    """The first problem of a pydantic error as `field 'a.b': value 'x': what is allowed`."""
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        parent = first["loc"][:-1]
+        return f"unknown field {where!r}; allowed: {', '.join(_allowed_fields(err.title, parent))}"
+    value = first.get("input")
+    shown = "" if isinstance(value, dict) else f": value {value!r}"
+    more = len(err.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"field {where!r}{shown}: {message}{suffix}"
+
+
+def _allowed_fields(model_name: str, loc: tuple) -> list[str]:
+    model: Any = next(m for m in STAGE_MODELS.values() if m.__name__ == model_name)
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        annotation = model.model_fields[part].annotation
+        model = _model_in(annotation)
+    return sorted(model.model_fields)
+
+
+def _model_in(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
