@@ -11,7 +11,7 @@ import logging
 import threading
 from functools import cache
 
-FALLBACK_LANGUAGE = "en"
+FALLBACK_LANGUAGE = "eng_Latn"
 
 log = logging.getLogger(__name__)
 # datatrove builds a spaCy pipeline lazily on first use and adds its sentencizer afterwards; two
@@ -26,8 +26,35 @@ def tokenizer_language(lang: str | None) -> str:
 
 
 @cache
+def _tokenizer_keys() -> dict[str, str]:
+    """fastText label (ISO 639-1, or 639-3 where there is no 2-letter code) -> datatrove key `xxx_Script`.
+
+    Keys are built from datatrove's own assignment table using the rows it marks as the
+    default for a code and script; its bare 2-letter keys are ambiguous (`zh` resolves to a
+    whitespace tokenizer for romanised Chinese), the `code_3_Script` keys are not.
+    """
+    import csv
+    import os
+
+    from datatrove.utils.word_tokenizers import ASSETS_PATH
+
+    keys: dict[str, str] = {}
+    with open(os.path.join(ASSETS_PATH, "tokenizer_assignment.csv"), encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if not row["type"] or row["default_script"] != "TRUE":
+                continue
+            key = f"{row['code_3']}_{row['script']}"
+            keys.setdefault(row["code_3"], key)
+            if row["code_1"] and row["default_code_1"] == "TRUE":
+                keys.setdefault(row["code_1"], key)
+    return keys
+
+
+@cache
 def _load(lang: str) -> str:
     from datatrove.utils.word_tokenizers import load_word_tokenizer
+
+    lang = _tokenizer_keys().get(lang, lang)
 
     try:
         tokenizer = load_word_tokenizer(lang)

@@ -123,7 +123,8 @@ def _read_warc(path: str, open_stream: Callable[[], BinaryIO], source: str, fmt:
 
 def _record_identity(rec) -> tuple[str, str | None, str | None]:
     record_id = rec.record_id or ""
-    url = rec.headers.get("WARC-Target-URI")
+    # WARC/1.0 writers such as wget put the URI in angle brackets
+    url = (rec.headers.get("WARC-Target-URI") or "").strip().strip("<>") or None
     date = rec.headers.get("WARC-Date")
     return stable_id(record_id or f"{url}|{rec.headers.get('WARC-Payload-Digest')}"), url, date
 

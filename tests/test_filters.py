@@ -1,0 +1,128 @@
+"""Quality rules, language ID and PII redaction on single documents, without Beam."""
+
+import pytest
+
+from filters.base import Verdict, known_filters, make_filter
+from filters.langid import LanguageFilter, LanguageIdentifier
+from schemas.records import Document
+
+GOOD = (
+    "The village library opened a new reading room last spring, and it has been busy ever since.\n"
+    "Children come after school to read with volunteers, while their parents browse the shelves of "
+    "local history that the town council donated to the collection.\n"
+    "On weekends the room hosts talks by authors from the region, who speak about their work and "
+    "answer questions from the audience with patience and good humour.\n"
+    "The librarian says that the most popular books are still the old adventure stories, which have "
+    "been borrowed so many times that their covers are held together with tape.\n"
+    "Next year the council plans to add a small garden behind the building, where readers will be "
+    "able to sit outside on warm afternoons.\n"
+)
+
+
+def doc(text: str, lang: str | None = "en", score: float | None = 0.95) -> Document:
+    return Document(id="d", text=text, source="test", input_file="t", lang=lang, lang_score=score)
+
+
+def test_registry_lists_versioned_names_and_rejects_unknown():
+    assert {"gopher_quality_v1", "gopher_repetition_v1", "c4_quality_v1", "fineweb_quality_v1",
+            "pii_redaction_v1", "language_v1"} <= set(known_filters())
+    with pytest.raises(ValueError, match="unknown filter 'gopher_v9'; known: c4_quality_v1"):
+        make_filter("gopher_v9")
+    with pytest.raises(ValueError, match="has no parameter 'min_words'"):
+        make_filter("gopher_quality_v1", {"min_words": 3})
+
+
+@pytest.mark.parametrize("name", ["gopher_quality_v1", "gopher_repetition_v1", "c4_quality_v1",
+                                  "fineweb_quality_v1"])
+def test_good_prose_passes_every_quality_rule(name):
+    verdict = make_filter(name)(doc(GOOD))
+    assert verdict.keep, verdict
+    assert verdict.scores  # a filter measures, then decides
+
+
+def test_gopher_quality_reasons_and_scores():
+    gq = make_filter("gopher_quality_v1")
+    short = gq(doc("The cat sat on the mat and it was good."))
+    assert short == Verdict.drop("gopher_short_doc", **short.scores)
+    assert short.scores["gopher.word_count"] == 10
+    hashes = gq(doc(GOOD + " ".join(["#tag"] * 40)))
+    assert hashes.reason == "gopher_too_many_hashes"
+    no_stop = gq(doc(" ".join(["Lorem", "ipsum", "dolor", "sit", "amet"] * 20)))
+    assert no_stop.reason == "gopher_not_enough_stop_words"
+    symbols = gq(doc("1234 5678 " * 40 + GOOD[:200]))
+    assert symbols.reason == "gopher_below_alpha_threshold"
+
+
+def test_gopher_repetition_catches_repeated_lines_and_ngrams():
+    rep = make_filter("gopher_repetition_v1")
+    lines = rep(doc("Buy cheap watches online today.\n" * 30))
+    assert lines.reason == "dup_para_frac" or lines.reason.startswith("dup_line")
+    ngrams = rep(doc(("click here to buy the best cheap watches " * 60).strip()))
+    assert not ngrams.keep and ("gram" in ngrams.reason)
+    assert rep(doc("   ")).reason == "empty"
+
+
+def test_c4_keeps_only_good_lines_and_drops_bad_pages():
+    c4 = make_filter("c4_quality_v1")
+    menu = "Home\nAbout us\nPlease enable JavaScript to view this site properly today.\n"
+    verdict = c4(doc(menu + GOOD))
+    assert verdict.keep
+    assert "Home" not in verdict.text and "JavaScript" not in verdict.text
+    assert verdict.text.startswith("The village library")
+    assert c4(doc(GOOD + "Lorem ipsum dolor sit amet, consectetur adipiscing.\n")).reason == "lorem_ipsum"
+    assert c4(doc(GOOD + "The code reads if (x) { return y; } in the end.\n")).reason == "curly_bracket"
+    assert c4(doc("One sentence only here.\n")).reason == "too_few_sentences"
+
+
+def test_fineweb_rules():
+    fw = make_filter("fineweb_quality_v1")
+    assert fw(doc("no punctuation here at all\n" * 3 + "still none in this line either")).reason == "line_punct_ratio"
+    assert fw(doc("Short one.\nTwo.\nThree.\nFour things.\n")).reason == "short_line_ratio"
+    dup = "This exact line is repeated many times over and over again today.\n"
+    assert fw(doc(GOOD + dup * 3)).reason == "char_dup_ratio"
+
+
+def test_pii_redacts_emails_and_public_ips_only():
+    pii = make_filter("pii_redaction_v1")
+    verdict = pii(doc("Write to jane.doe@example.org or ops@corp.co.uk. Server 8.8.8.8, "
+                      "router 192.168.1.1, version 999.1.1.1."))
+    assert verdict.keep
+    assert verdict.text == ("Write to email@example.com or email@example.com. Server 0.0.0.0, "
+                            "router 192.168.1.1, version 999.1.1.1.")
+    assert verdict.scores == {"pii.emails": 2.0, "pii.ip_addresses": 1.0}
+    off = make_filter("pii_redaction_v1", {"redact_emails": False})(doc("a@b.com"))
+    assert off.text == "a@b.com"
+
+
+def test_language_identifier_offline_model():
+    lid = LanguageIdentifier()
+    assert lid.identify(GOOD)[0] == "en"
+    assert lid.identify("Der schnelle braune Fuchs springt über den faulen Hund und läuft weiter.")[0] == "de"
+    assert lid.identify("这是一个关于图书馆的中文句子。")[0] == "zh"
+    assert lid.identify(" \n ") == ("und", 0.0)
+
+
+def test_language_identifier_reports_missing_model(tmp_path):
+    with pytest.raises(FileNotFoundError, match="language ID model not found"):
+        LanguageIdentifier(str(tmp_path / "none.bin")).setup()
+
+
+def test_language_filter_thresholds():
+    f = LanguageFilter(languages=("en", "de"), min_score=0.65, min_score_per_lang={"de": 0.9})
+    assert f(doc(GOOD, "en", 0.7)).keep
+    assert f(doc(GOOD, "fr", 0.99)).reason == "language_not_selected"
+    assert f(doc(GOOD, "de", 0.8)).reason == "language_score_too_low"
+    assert LanguageFilter(languages=())(doc(GOOD, "fr", 0.99)).keep
+
+
+def test_filters_are_deterministic():
+    for name in known_filters():
+        f = make_filter(name)
+        assert f(doc(GOOD)) == f(doc(GOOD))
+
+
+def test_cjk_text_is_split_into_words_not_one_token():
+    from filters import text_units
+
+    words = text_units.words("我们今天去图书馆看书，然后一起吃晚饭。", "zh")
+    assert len(words) > 5

@@ -1,0 +1,59 @@
+"""Arrow schemas round-trip, and configs fail with messages that name the field."""
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.shards import write_rows
+from schemas.config import ConfigError, CurateConfig, load_config
+from schemas.records import Document, ErrorRecord, Removal
+from schemas.tables import SCHEMA_VERSION, SCHEMAS
+
+
+@pytest.mark.parametrize("table,record", [
+    ("documents", Document(id="a", text="hello", source="warc", input_file="f.warc.gz", input_offset=3,
+                           url="http://x", lang="en", lang_score=0.9, signals={"gopher.word_count": 1.0})),
+    ("removed", Removal(id="a", stage="curate", filter="gopher_quality_v1", reason="gopher_short_doc",
+                        input_file="f", scores={"gopher.word_count": 1.0})),
+    ("errors", ErrorRecord(input_file="f", stage="read", error_class="OSError", message="bad", input_offset=7)),
+])
+def test_each_table_round_trips(tmp_path, table, record):
+    path = str(tmp_path / f"{table}.parquet")
+    write_rows(path, table, [record.to_row()])
+    back = pq.read_table(path)
+    assert back.schema.equals(SCHEMAS[table], check_metadata=False)
+    assert back.schema.metadata[b"schema_version"] == SCHEMA_VERSION.encode()
+    assert back.to_pylist() == [record.to_row()]
+
+
+def _config(tmp_path, text):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_are_valid():
+    config = CurateConfig()
+    assert [f.name for f in config.filters][0] == "gopher_repetition_v1"
+    assert len(config.config_hash()) == 64
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("extract:\n  extractor: soup\n", "field 'extract.extractor': value 'soup': Input should be 'trafilatura' or 'resiliparse'"),
+    ("extract:\n  extractr: x\n", "unknown field 'extract.extractr'; allowed: extractor, max_html_bytes, timeout_s"),
+    ("filters:\n  - name: gopher_v9\n", "unknown filter 'gopher_v9'; known: c4_quality_v1, fineweb_quality_v1"),
+    ("filters:\n  - name: c4_quality_v1\n    params: {min_sentences: 2}\n", "has no parameter 'min_sentences'; allowed:"),
+    ("langid:\n  min_score: 2\n", "field 'langid.min_score': value 2: Input should be less than or equal to 1"),
+    ("stage: dedup\n", "field 'stage' is 'dedup' but the command is 'curate'"),
+    ("- a\n- b\n", "expected a mapping at the top level"),
+    ("a: [\n", "not valid YAML"),
+])
+def test_config_errors_name_the_problem(tmp_path, text, expected):
+    with pytest.raises(ConfigError) as err:
+        load_config(_config(tmp_path, text), "curate")
+    assert expected in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml", "curate")
