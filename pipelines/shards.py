@@ -24,7 +24,7 @@ def sort_key(record) -> str:
     """Documents and removals sort by id (then stage and filter); errors by file and offset."""
     if isinstance(record, Document):
         return record.id
-    return getattr(record, "sort_key")
+    return record.sort_key
 
 
 def keyed_by_shard(record, num_shards: int) -> tuple[int, object]:

@@ -1,0 +1,153 @@
+"""End to end: the `corpusmill curate` CLI on the real samples in tests/data and on bad input."""
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import run_cli, write_warc
+
+CONFIG = Path(__file__).parent.parent / "configs" / "curate.yaml"
+
+
+def _tree_digest(out: Path, table: str) -> str:
+    h = hashlib.sha256()
+    for part in sorted((out / table).glob("part-*.parquet")):
+        h.update(part.name.encode())
+        h.update(part.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def demo_build(tmp_path_factory, data_dir):
+    out = tmp_path_factory.mktemp("demo") / "out"
+    assert run_cli("curate", "--config", str(CONFIG), "--output", str(out), "--input", str(data_dir / "web")) == 0
+    return out
+
+
+def test_output_layout_and_report(demo_build):
+    out = demo_build
+    for table in ("documents", "removed", "errors"):
+        assert [p.name for p in (out / table).iterdir()] == ["part-00000-of-00001.parquet"]
+    report = json.loads((out / "report.json").read_text())
+    assert report["accounting_ok"] is True
+    assert report["inputs"] == report["kept"] + report["removed"] + report["errors"]
+    assert report["inputs"] == 16 + 1 + 22 + 15 + 1  # HTML responses + the WET conversion record
+    assert report["kept"] > 0 and report["removed"] > 0
+    assert report["skipped_records"]["request"] > 0
+    assert [s["filter"] for s in report["funnel"]][-5:] == [
+        "gopher_repetition_v1", "gopher_quality_v1", "c4_quality_v1", "fineweb_quality_v1", "pii_redaction_v1"]
+    assert report["funnel"][-1]["out"] == report["kept"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    assert manifest["counts"]["kept"] == report["kept"]
+    assert len(manifest["config_hash"]) == 64 and manifest["packages"]["apache-beam"]
+    assert "<svg" in (out / "report.html").read_text()
+
+
+def test_documents_follow_the_contract(demo_build):
+    docs = pq.read_table(demo_build / "documents")
+    rows = docs.to_pylist()
+    assert all(r["lang"] == "en" and r["lang_score"] >= 0.65 for r in rows)
+    assert all(r["text"] and r["url"] and r["input_file"] for r in rows)
+    assert len({r["id"] for r in rows}) == len(rows)
+    assert [r["id"] for r in rows] == sorted(r["id"] for r in rows)
+    assert all(dict(r["signals"])["gopher.word_count"] >= 50 for r in rows)
+    removed = pq.read_table(demo_build / "removed").to_pylist()
+    assert {r["reason"] for r in removed} >= {"language_not_selected"}
+    assert all(r["stage"] and r["filter"] and r["reason"] for r in removed)
+
+
+def test_same_inputs_give_identical_outputs(demo_build, tmp_path, data_dir):
+    out = tmp_path / "again"
+    assert run_cli("curate", "--config", str(CONFIG), "--output", str(out), "--input", str(data_dir / "web")) == 0
+    for table in ("documents", "removed", "errors"):
+        assert _tree_digest(out, table) == _tree_digest(demo_build, table)
+
+
+def test_rerun_of_finished_build_is_a_noop(demo_build, data_dir, capsys):
+    before = (demo_build / "manifest.json").read_text()
+    assert run_cli("curate", "--config", str(CONFIG), "--output", str(demo_build),
+                   "--input", str(data_dir / "web")) == 0
+    assert "already complete" in capsys.readouterr().out
+    assert (demo_build / "manifest.json").read_text() == before
+
+
+def test_killed_build_finishes_on_rerun(demo_build, tmp_path, data_dir):
+    out = tmp_path / "killed"
+    shutil.copytree(demo_build, out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["status"] = "running"
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    (out / "documents" / "part-00000-of-00001.parquet").unlink()
+    (out / "documents" / "part-00000-of-00001.parquet.tmp-dead").write_bytes(b"half a shard")
+    assert run_cli("curate", "--config", str(CONFIG), "--output", str(out), "--input", str(data_dir / "web")) == 0
+    assert [p.name for p in (out / "documents").iterdir()] == ["part-00000-of-00001.parquet"]
+    assert _tree_digest(out, "documents") == _tree_digest(demo_build, "documents")
+    assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
+
+
+def test_bad_input_never_crashes_the_build(tmp_path, data_dir):
+    bad = tmp_path / "bad"
+    shutil.copytree(data_dir / "bad", bad)
+    (bad / "empty.warc.gz").write_bytes(b"")
+    page = b"<html><body>" + b"<p>" + b"word " * 200 + b"</p>" * 1 + b"</body></html>"
+    write_warc(bad / "generated.warc.gz", [
+        ("http://huge.example/", "text/html", b"<html><body>" + b"<p>big page</p>" * 3_500_000 + b"</body></html>"),
+        ("http://utf8.example/", "text/html; charset=utf-8", page[:40] + b"\xff\xfe\xc3\x28" + page[40:]),
+        ("http://binary.example/", "text/html", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 40),
+        ("http://pdf.example/", "application/pdf", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj"),
+    ])
+    (bad / "broken.jsonl").write_bytes(b'{"id": "j1", "text": "fine"}\n{broken\n\xff\xfe\n[1]\n')
+    out = tmp_path / "out"
+    assert run_cli("curate", "--config", str(CONFIG), "--output", str(out), "--input", str(bad)) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["accounting_ok"] is True
+    errors = pq.read_table(out / "errors").to_pylist()
+    removed = pq.read_table(out / "removed").to_pylist()
+    by_file = {}
+    for row in errors + removed:
+        by_file.setdefault(Path(row["input_file"]).name, []).append(row.get("reason") or row["error_class"])
+    for name in ("warcio_example-trunc.warc", "warcio_example-wrong-chunks.warc.gz",
+                 "resiliparse_clipped_truncated.warc.gz", "aut_example_docs.warc.gz", "generated.warc.gz",
+                 "broken.jsonl"):
+        assert name in by_file, name
+    assert by_file["aut_example_docs.warc.gz"].count("non_html_payload") == 9
+    reasons = {r["url"]: r["reason"] for r in removed if r["url"]}
+    assert reasons["http://huge.example/"] == "html_too_large"
+    assert reasons["http://binary.example/"] == "binary_payload"
+    assert reasons["http://pdf.example/"] == "non_html_payload"
+    # the invalid UTF-8 page was readable: it went on to the filters instead of failing
+    assert "http://utf8.example/" not in {e.get("url") for e in errors}
+    assert all(e["message"] and e["error_class"] for e in errors)
+    assert sum(1 for e in errors if Path(e["input_file"]).name == "broken.jsonl") == 3
+
+
+@pytest.mark.parametrize("config_text,args,message", [
+    (None, ["--input", "/nonexistent/*.warc.gz"], "input not found: '/nonexistent/*.warc.gz' matches no file"),
+    ("filters:\n  - name: gopher_v9\n", [], "unknown filter 'gopher_v9'; known:"),
+    ("extract:\n  timeout_s: -1\n", [], "field 'extract.timeout_s': value -1"),
+    ("langid:\n  model_path: /no/model.bin\n", [], "field 'langid.model_path': file not found: /no/model.bin"),
+])
+def test_usage_errors_exit_2_and_write_nothing(tmp_path, data_dir, capsys, config_text, args, message):
+    config = CONFIG
+    if config_text is not None:
+        config = tmp_path / "c.yaml"
+        config.write_text(config_text + f"input:\n  paths: [{data_dir / 'web'}]\n")
+    out = tmp_path / "out"
+    assert run_cli("curate", "--config", str(config), "--output", str(out), *args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not out.exists()
+
+
+def test_help_lists_the_stage(capsys):
+    from pipelines.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    assert "curate" in capsys.readouterr().out

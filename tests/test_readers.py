@@ -1,0 +1,123 @@
+"""Readers on real WARC/WET/JSONL samples and on every kind of malformed input."""
+
+import gzip
+import json
+from collections import Counter
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.readers import FieldMapping, detect_format, read_records
+
+
+def events(path, fmt=None, fields=None):
+    fmt = fmt or detect_format(str(path))
+    return list(read_records(str(path), fmt, lambda: open(path, "rb"), "test", fields or FieldMapping()))
+
+
+def summary(evs):
+    c = Counter()
+    for e in evs:
+        if e.record:
+            c["record"] += 1
+        elif e.skipped_kind:
+            c[f"skip.{e.skipped_kind}"] += 1
+        elif e.removal:
+            c[f"removed.{e.removal.reason}"] += 1
+        else:
+            c["error"] += 1
+    return dict(c)
+
+
+def test_common_crawl_warc(data_dir):
+    evs = events(data_dir / "web/cc-main-2020-34_sample_resiliparse.warc.gz")
+    assert summary(evs) == {"record": 16, "skip.warcinfo": 1, "skip.request": 17, "skip.metadata": 16}
+    rec = evs[[e.record is not None for e in evs].index(True)].record
+    assert rec.url.startswith("http") and rec.html.lstrip().startswith(b"<") and rec.crawl_date
+    assert len({e.record.id for e in evs if e.record}) == 16
+
+
+def test_wet_conversion_records(data_dir):
+    evs = events(data_dir / "web/cc-main-2024-22_whirlwind.warc.wet.gz")
+    assert summary(evs) == {"record": 1, "skip.warcinfo": 1}
+    assert "Escopete" in evs[1].record.text
+
+
+def test_wget_urls_lose_angle_brackets(data_dir):
+    evs = events(data_dir / "web/dolma_wget_sample-0000.warc.gz")
+    urls = [e.record.url for e in evs if e.record]
+    assert urls and all(u.startswith("http") and not u.endswith(">") for u in urls)
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("warcio_example.warc.gz", {"record": 1, "skip.warcinfo": 2, "skip.request": 2, "skip.revisit": 1}),
+    ("warcio_example-iana.org-chunked.warc", {"record": 1, "skip.warcinfo": 1, "skip.request": 1}),
+    ("warcio_example-bad-non-chunked.warc.gz", {"record": 1, "skip.warcinfo": 2, "skip.request": 2,
+                                                "skip.revisit": 1}),
+    ("warcio_example-trunc.warc", {"error": 2, "skip.warcinfo": 2}),
+    ("warcio_example-wrong-chunks.warc.gz", {"error": 1, "skip.request": 1}),
+    ("resiliparse_clipped_truncated.warc.gz", {"error": 1}),
+    ("resiliparse_warcfile.warc.lz4", {"record": 16, "skip.warcinfo": 1, "skip.request": 17, "skip.metadata": 16}),
+    ("warcio_example.arc.gz", {"record": 1, "skip.warcinfo": 1}),
+    ("aut_example_docs.warc.gz", {"removed.non_html_payload": 9, "skip.warcinfo": 3, "skip.request": 9}),
+])
+def test_edge_case_warcs(data_dir, name, expected):
+    evs = events(data_dir / "bad" / name)
+    assert summary(evs) == expected
+    for e in evs:
+        if e.error:
+            assert e.error.input_file.endswith(name) and e.error.message and e.error.error_class
+
+
+def test_chunked_payload_is_dechunked(data_dir):
+    evs = events(data_dir / "bad/warcio_example-iana.org-chunked.warc")
+    html = next(e.record.html for e in evs if e.record)
+    assert html.lstrip().lower().startswith(b"<!doctype html>")
+
+
+def test_empty_file(tmp_path):
+    for name in ("empty.warc.gz", "empty.jsonl"):
+        (tmp_path / name).write_bytes(b"")
+        assert events(tmp_path / name) == []
+
+
+def test_jsonl_keeps_own_ids_and_reports_bad_lines(tmp_path):
+    lines = [json.dumps({"id": "a1", "text": "hello", "url": "http://a"}), "{not json", json.dumps([1, 2]),
+             json.dumps({"id": "a2"}), json.dumps({"text": "no id here"})]
+    path = tmp_path / "in.jsonl.gz"
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode() + b"\xff\xfe\n"))
+    evs = events(path)
+    records = [e.record for e in evs if e.record]
+    assert [r.id for r in records][0] == "a1" and records[0].url == "http://a"
+    assert len(records[1].id) == 32  # no id field: a stable hash of file and offset
+    errors = [e.error.message for e in evs if e.error]
+    assert len(errors) == 4
+    assert any("invalid JSON" in m for m in errors)
+    assert any("expected a JSON object, got list" in m for m in errors)
+    assert any("field 'text' must be a string, is missing" in m for m in errors)
+
+
+def test_jsonl_field_mapping(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_text(json.dumps({"doc_id": 7, "content": "x"}) + "\n")
+    evs = events(path, fields=FieldMapping(id_field="doc_id", text_field="content"))
+    assert evs[0].record.id == "7" and evs[0].record.text == "x"
+
+
+def test_parquet_rows_and_corrupt_file(tmp_path):
+    path = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": ["p1", "p2"], "text": ["one", None]}), path)
+    assert summary(events(path)) == {"record": 1, "error": 1}
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"PAR1 this is not parquet")
+    evs = events(bad)
+    assert summary(evs) == {"error": 1}
+
+
+def test_format_detection():
+    assert detect_format("a/b.warc.wet.gz") == "wet"
+    assert detect_format("CC-MAIN-x.warc.gz") == "warc"
+    assert detect_format("x.arc.gz") == "warc"
+    assert detect_format("x.jsonl.zst") == "jsonl"
+    assert detect_format("x.txt") is None
