@@ -126,3 +126,9 @@ def test_cjk_text_is_split_into_words_not_one_token():
 
     words = text_units.words("我们今天去图书馆看书，然后一起吃晚饭。", "zh")
     assert len(words) > 5
+
+
+def test_japanese_text_is_split_into_words():
+    from filters import text_units
+
+    assert len(text_units.words("私は今日図書館に行きました。", "ja")) > 5
