@@ -58,7 +58,7 @@ class C4Quality:
             if self.filter_policy and any(p in lower for p in POLICY_SUBSTRINGS):
                 continue
             if self.min_num_sentences != -1:
-                n_sentences += len(text_units.sentences(line, doc.lang))
+                n_sentences += text_units.count_sentences(line, doc.lang)
             kept.append(line)
         s = {
             "c4.lines": float(len(lines)),

@@ -9,15 +9,11 @@ from the removed ledger without recomputing.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from datatrove.pipeline.filters.gopher_quality_filter import STOP_WORDS
-from datatrove.pipeline.filters.gopher_repetition_filter import (
-    find_all_duplicate,
-    find_duplicates,
-    find_top_duplicate,
-    get_n_grams,
-)
+from datatrove.pipeline.filters.gopher_repetition_filter import find_duplicates
 from datatrove.utils.text import PUNCTUATION_SET
 
 from filters import text_units
@@ -26,6 +22,35 @@ from schemas.records import Document
 
 _PARAGRAPH_SPLIT = re.compile(r"\n{2,}")
 _LINE_SPLIT = re.compile("\n+")
+
+
+def top_ngram_chars(words: tuple[str, ...], n: int) -> int:
+    """Characters covered by the most frequent word n-gram (its length with spaces x its count).
+
+    datatrove's find_top_duplicate over tuples instead of joined strings: the same counts,
+    without building a string per position. Ties go to the n-gram seen first, as there.
+    """
+    if len(words) < n:
+        return 0
+    counts = Counter(zip(*(words[i:] for i in range(n)), strict=False))
+    gram, count = counts.most_common(1)[0]
+    return (sum(map(len, gram)) + n - 1) * count
+
+
+def duplicate_ngram_chars(words: tuple[str, ...], n: int) -> int:
+    """Characters (spaces excluded) inside n-grams that repeat an earlier one, counting each
+    word once: datatrove's find_all_duplicate, keyed by tuples."""
+    seen: set[tuple[str, ...]] = set()
+    repeated, i, last = 0, 0, len(words) - n + 1
+    while i < last:
+        gram = words[i : i + n]
+        if gram in seen:
+            repeated += sum(map(len, gram))
+            i += n
+        else:
+            seen.add(gram)
+            i += 1
+    return repeated
 
 
 @register("gopher_quality_v1")
@@ -121,13 +146,12 @@ class GopherRepetition:
 
         words = text_units.words(text, doc.lang)
         for n, max_frac in self.top_n_grams:
-            n_grams = get_n_grams(words, n)
-            frac = find_top_duplicate(n_grams) / n_chars if n_grams else 0.0
+            frac = top_ngram_chars(words, n) / n_chars
             s[f"gopher_rep.top_{n}_gram_frac"] = frac
             if frac > max_frac:
                 return Verdict.drop(f"top_{n}_gram", **s)
         for n, max_frac in self.dup_n_grams:
-            frac = find_all_duplicate(words, n) / n_chars
+            frac = duplicate_ngram_chars(words, n) / n_chars
             s[f"gopher_rep.dup_{n}_gram_frac"] = frac
             if frac > max_frac:
                 return Verdict.drop(f"duplicated_{n}_n_grams", **s)
