@@ -2,8 +2,8 @@
 
 trafilatura is FineWeb's choice (best main-content quality); resiliparse is about 10x
 faster. Extraction of one page can take arbitrarily long on pathological HTML, so it
-runs inside datatrove's ExtractorSandbox (a forked helper process killed after
-`timeout_s`) unless `timeout_s` is 0.
+runs in a helper process killed after `timeout_s` (filters/sandbox.py) unless
+`timeout_s` is 0.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Literal
+
+from filters.sandbox import SandboxCrashed, TimeLimitedCall
 
 Extractor = Literal["trafilatura", "resiliparse"]
 
@@ -75,21 +77,18 @@ class HtmlExtractor:
         return state
 
     def setup(self) -> None:
-        # trafilatura logs an ERROR for every page without a usable tree, and datatrove's sandbox an
-        # INFO line per shutdown: the outcome is already recorded per document in removed/.
+        # trafilatura logs an ERROR for every page without a usable tree: the outcome is already
+        # recorded per document in removed/.
         logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
-        from loguru import logger
-
-        logger.disable("datatrove")
-        _EXTRACTORS[self.extractor]("<html><body><p>warm up</p></body></html>")
-        if self.timeout_s > 0 and self._sandbox is None:
-            from datatrove.pipeline.extractors.base import ExtractorSandbox
-
-            self._sandbox = ExtractorSandbox(timeout=self.timeout_s)
+        if self.timeout_s > 0:
+            if self._sandbox is None:
+                self._sandbox = TimeLimitedCall(_EXTRACTORS[self.extractor], self.timeout_s)
+        else:
+            _EXTRACTORS[self.extractor]("<html><body><p>warm up</p></body></html>")
 
     def close(self) -> None:
         if self._sandbox is not None:
-            self._sandbox.__exit__(None, None, None)
+            self._sandbox.close()
             self._sandbox = None
 
     def __call__(self, payload: bytes, charset: str | None) -> Extraction:
@@ -104,11 +103,11 @@ class HtmlExtractor:
             text = fn(html)
         else:
             try:
-                text = self._sandbox.process_document(html, fn)
+                text = self._sandbox.call(html)
             except TimeoutError:
                 return Extraction(None, "extraction_timeout", size)
-            except EOFError:
-                # the helper died (OOM-killed or crashed); the sandbox starts a new one next call
+            except SandboxCrashed:
+                # killed for memory or crashed in native code; the next call starts a new helper
                 return Extraction(None, "extractor_crashed", size)
         text = text.strip()
         if not text:

@@ -151,3 +151,19 @@ def test_help_lists_the_stage(capsys):
         main(["--help"])
     assert exit_.value.code == 0
     assert "curate" in capsys.readouterr().out
+
+
+def test_console_script_with_default_runner_gives_the_same_outputs(demo_build, tmp_path, data_dir):
+    """The installed `corpusmill` command on its defaults (DirectRunner, multi_processing, one
+    worker per core) writes the same bytes as the in-process in_memory run."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "mp"
+    script = Path(sys.executable).parent / "corpusmill"
+    done = subprocess.run([str(script), "curate", "--config", str(CONFIG), "--output", str(out),
+                           "--input", str(data_dir / "web")], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "inputs == kept + removed + errors OK" in done.stdout
+    for table in ("documents", "removed", "errors"):
+        assert _tree_digest(out, table) == _tree_digest(demo_build, table)

@@ -1,11 +1,12 @@
 """HTML extraction: both extractors, charset handling, binary and oversized payloads, the time limit."""
 
+import os
 import time
 
 import pytest
 
-from filters import extract
 from filters.extract import HtmlExtractor, decode_html
+from filters.sandbox import SandboxCallFailed, SandboxCrashed, TimeLimitedCall
 
 PAGE = ("<html><head><title>t</title></head><body><nav>Home | About</nav><article>"
         + "".join(f"<p>Paragraph {i} tells a long and quiet story about the harbour town and its people, "
@@ -43,21 +44,56 @@ def test_binary_and_oversized_payloads_are_removed_with_reasons():
 
 
 def _slow(html: str) -> str:
-    time.sleep(30)
+    if "sleep" in html:
+        time.sleep(60)
     return html
 
 
-def test_time_limit_kills_slow_extraction(monkeypatch):
-    monkeypatch.setitem(extract._EXTRACTORS, "resiliparse", _slow)
-    ex = HtmlExtractor("resiliparse", timeout_s=0.5)
-    from datatrove.pipeline.extractors.base import ExtractorSandbox
+def _crash(html: str) -> str:
+    if "crash" in html:
+        os._exit(3)
+    return html
 
-    ex._sandbox = ExtractorSandbox(timeout=0.5)
-    started = time.monotonic()
-    result = ex(PAGE.encode(), "utf-8")
-    assert result.reason == "extraction_timeout"
-    assert time.monotonic() - started < 10
-    ex.close()
+
+def _raise(html: str) -> str:
+    if "raise" in html:
+        raise ValueError("bad tree")
+    return html
+
+
+def test_time_limit_kills_slow_calls_and_recovers():
+    call = TimeLimitedCall(_slow, timeout_s=1)
+    try:
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            call.call("sleep")
+        assert time.monotonic() - started < 20
+        assert call.call("fine") == "fine"  # a fresh helper takes the next call
+    finally:
+        call.close()
+
+
+def test_helper_crash_and_errors_are_reported():
+    crash = TimeLimitedCall(_crash, timeout_s=10)
+    failing = TimeLimitedCall(_raise, timeout_s=10)
+    try:
+        with pytest.raises(SandboxCrashed):
+            crash.call("crash")
+        assert crash.call("ok") == "ok"
+        with pytest.raises(SandboxCallFailed, match="ValueError: bad tree"):
+            failing.call("raise")
+    finally:
+        crash.close()
+        failing.close()
+
+
+def test_extractor_maps_timeouts_to_a_removal_reason(monkeypatch):
+    ex = HtmlExtractor("resiliparse", timeout_s=1)
+    ex._sandbox = TimeLimitedCall(_slow, timeout_s=1)
+    try:
+        assert ex(b"<p>sleep</p>", "utf-8").reason == "extraction_timeout"
+    finally:
+        ex.close()
 
 
 def test_unknown_extractor():
