@@ -60,14 +60,19 @@ def detect_format(path: str) -> InputFormat | None:
 
 
 def read_records(
-    path: str, fmt: InputFormat, open_stream: Callable[[], BinaryIO], source: str, fields: FieldMapping
+    path: str, fmt: InputFormat, open_stream: Callable[[], BinaryIO], source: str, fields: FieldMapping,
+    verify_digests: bool = True,
 ) -> Iterator[ReadEvent]:
-    """Every event of one input file; `open_stream` returns a fresh raw (undecompressed) stream."""
+    """Every event of one input file; `open_stream` returns a fresh raw (undecompressed) stream.
+
+    With `verify_digests`, a WARC response whose WARC-Block-Digest does not match its bytes
+    (a truncated or corrupted record) becomes an error instead of a document.
+    """
     if fmt in ("warc", "wet"):
         if _is_arc(open_stream):
             yield from _read_arc(path, open_stream, source)
         else:
-            yield from _read_warc(path, open_stream, source, fmt)
+            yield from _read_warc(path, open_stream, source, fmt, verify_digests)
     elif fmt == "jsonl":
         yield from _read_jsonl(path, open_stream, source, fields)
     elif fmt == "parquet":
@@ -96,7 +101,8 @@ def _kind_name(record_type: int) -> str:
     return "unknown"
 
 
-def _read_warc(path: str, open_stream: Callable[[], BinaryIO], source: str, fmt: str) -> Iterator[ReadEvent]:
+def _read_warc(path: str, open_stream: Callable[[], BinaryIO], source: str, fmt: str, verify_digests: bool
+               ) -> Iterator[ReadEvent]:
     from fastwarc.warc import ArchiveIterator, WarcRecordType
 
     offset: int | None = 0
@@ -108,7 +114,7 @@ def _read_warc(path: str, open_stream: Callable[[], BinaryIO], source: str, fmt:
                 kind = _kind_name(rec.record_type)
                 if kind == "response" and fmt == "warc":
                     try:
-                        yield _warc_response(path, rec, source)
+                        yield _warc_response(path, rec, source, verify_digests)
                     except OSError as err:
                         yield _error(path, f"unreadable WARC record: {err}", offset, rec.record_id)
                 elif kind == "conversion" and fmt == "wet":
@@ -129,10 +135,10 @@ def _record_identity(rec) -> tuple[str, str | None, str | None]:
     return stable_id(record_id or f"{url}|{rec.headers.get('WARC-Payload-Digest')}"), url, date
 
 
-def _warc_response(path: str, rec, source: str) -> ReadEvent:
+def _warc_response(path: str, rec, source: str, verify_digests: bool) -> ReadEvent:
     doc_id, url, date = _record_identity(rec)
     offset = rec.stream_pos
-    if "WARC-Block-Digest" in rec.headers and not rec.verify_block_digest(consume=False):
+    if verify_digests and "WARC-Block-Digest" in rec.headers and not rec.verify_block_digest(consume=False):
         return _error(path, "WARC block digest mismatch: record truncated or corrupt", offset, rec.record_id)
     try:
         rec.parse_http()

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
+from tqdm import tqdm
 
 from filters.base import Filter
 from filters.extract import HtmlExtractor
@@ -54,8 +55,11 @@ class _ReadFileFn(beam.DoFn):
         def open_stream():
             return FileSystems.open(path, compression_type="uncompressed")
 
+        # A bar per file on an interactive terminal (tqdm disables itself on logs and pipes).
+        progress = tqdm(desc=path.rsplit("/", 1)[-1], unit=" records", disable=None, mininterval=2, leave=False)
         try:
-            for event in readers.read_records(path, fmt, open_stream, source, self.fields):
+            for event in readers.read_records(path, fmt, open_stream, source, self.fields, self.verify_digests):
+                progress.update()
                 if event.skipped_kind is not None:
                     _count(f"read/skipped.{event.skipped_kind}")
                     continue
@@ -76,6 +80,7 @@ class _ReadFileFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(
                 ERRORS, ErrorRecord(path, readers.STAGE, type(err).__name__, f"file failed after {n - 1} "
                                     f"records: {err}"[:2000]))
+        progress.close()
         _count("read/files")
         log.info("read %s: %d records", path, n)
 

@@ -70,6 +70,12 @@ def test_edge_case_warcs(data_dir, name, expected):
             assert e.error.input_file.endswith(name) and e.error.message and e.error.error_class
 
 
+def test_digest_check_can_be_switched_off(data_dir):
+    path = data_dir / "bad/warcio_example-wrong-chunks.warc.gz"
+    evs = list(read_records(str(path), "warc", lambda: open(path, "rb"), "t", FieldMapping(), verify_digests=False))
+    assert summary(evs) == {"record": 1, "skip.request": 1}
+
+
 def test_chunked_payload_is_dechunked(data_dir):
     evs = events(data_dir / "bad/warcio_example-iana.org-chunked.warc")
     html = next(e.record.html for e in evs if e.record)
