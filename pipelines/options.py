@@ -25,6 +25,9 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
             args.append("--direct_running_mode=multi_processing")
         if "--direct_num_workers" not in given:
             args.append(f"--direct_num_workers={os.cpu_count() or 1}")
+    if "--default_sdk_harness_log_level" not in given:
+        # SDK workers log every channel they open at INFO; the build's own summary says what matters.
+        args.append("--default_sdk_harness_log_level=WARNING")
     return PipelineOptions(args)
 
 
