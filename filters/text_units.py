@@ -73,8 +73,34 @@ def _tokenizer_keys() -> dict[str, str]:
     return keys
 
 
-def segmenter_for(lang: str | None) -> str | None:
-    """The datatrove tokenizer key for a language written without spaces, else None (regex split)."""
+_UNSPACED_SAMPLE = regex.compile(r"(\p{Hiragana}|\p{Katakana})|(\p{Han})|(\p{Thai})")
+UNSPACED_SHARE = 0.3  # of the first 2,000 characters; below it the text is mostly spaced words
+
+
+def guess_unspaced_language(text: str) -> str | None:
+    """For text without a language label: ja, zh or th when that script dominates, else None."""
+    sample = text[:2000]
+    if not sample:
+        return None
+    kana = han = thai = 0
+    for m in _UNSPACED_SAMPLE.finditer(sample):
+        kana += m.group(1) is not None
+        han += m.group(2) is not None
+        thai += m.group(3) is not None
+    if kana + han + thai < UNSPACED_SHARE * len(sample):
+        return None
+    if thai > kana + han:
+        return "th"
+    return "ja" if kana else "zh"
+
+
+def segmenter_for(lang: str | None, text: str | None = None) -> str | None:
+    """The datatrove tokenizer key for a language written without spaces, else None (regex split).
+
+    Without a language label, `text` is looked at to recognise Chinese, Japanese or Thai.
+    """
+    if not lang and text is not None:
+        lang = guess_unspaced_language(text)
     if not lang:
         return None
     key = _tokenizer_keys().get(lang, lang)
@@ -101,7 +127,7 @@ def _load(key: str) -> str | None:
 @lru_cache(maxsize=16)
 def words(text: str, lang: str | None) -> tuple[str, ...]:
     """Word tokens of `text`, punctuation as separate tokens (cached: every rule asks for the same text)."""
-    key = segmenter_for(lang)
+    key = segmenter_for(lang, text)
     if key is None:
         return tuple(_WORD.findall(text))
     from datatrove.utils.text import split_into_words
@@ -113,7 +139,7 @@ def count_sentences(text: str, lang: str | None) -> int:
     """Number of sentences in `text` (0 for blank text), by terminal punctuation or the language's sentencizer."""
     if not text.strip():
         return 0
-    key = segmenter_for(lang)
+    key = segmenter_for(lang, text)
     if key is None:
         return 1 + len(_SENTENCE_END.findall(text.strip()))
     from datatrove.utils.text import split_into_sentences

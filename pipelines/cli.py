@@ -22,11 +22,27 @@ def _parser() -> argparse.ArgumentParser:
         "curate", help="read WARC/WET/JSONL/Parquet, extract text, identify language, filter, redact PII",
         description="Read crawl files, extract main text, identify language, apply quality rules, "
                     "redact PII, write documents/, removed/, errors/, report and manifest to OUTPUT.")
-    curate.add_argument("--config", required=True, help="YAML config (see configs/curate.yaml)")
-    curate.add_argument("--output", required=True, help="output folder (local, gs://, s3://)")
-    curate.add_argument("--input", action="append", metavar="PATH_OR_GLOB",
-                        help="input file, folder or glob; repeatable; replaces input.paths of the config")
+    dedup = stages.add_parser(
+        "dedup", help="remove URL, exact and MinHash near duplicates, within a build and against earlier builds",
+        description="Read documents (a curate output, JSONL or Parquet), remove duplicates, write documents/ "
+                    "with cluster_id and cluster_size, removed/ with the survivor of each duplicate, and "
+                    "index/ for later builds.")
+    for sub, example in ((curate, "configs/curate.yaml"), (dedup, "configs/dedup.yaml")):
+        sub.add_argument("--config", required=True, help=f"YAML config (see {example})")
+        sub.add_argument("--output", required=True, help="output folder (local, gs://, s3://)")
+        sub.add_argument("--input", action="append", metavar="PATH_OR_GLOB",
+                         help="input file, folder or glob; repeatable; replaces input.paths of the config")
     return parser
+
+
+def _stage_spec(stage: str):
+    from pipelines.launch import StageSpec
+
+    if stage == "curate":
+        from pipelines import curate as module
+    else:
+        from pipelines import dedup_stage as module
+    return StageSpec(stage, module.build, module.step_order, module.tables)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,14 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     # gRPC (Beam's worker channel) logs a line at every fork of an extraction helper process.
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     # Heavy imports only after --help has had its chance to return.
-    from pipelines.curate import STAGE, build, step_order
-    from pipelines.launch import StageSpec, UsageError, run_stage
+    from pipelines.errors import UsageError
+    from pipelines.launch import run_stage
     from schemas.config import ConfigError, load_config
 
     try:
         config = load_config(args.config, args.stage)
-        spec = StageSpec(STAGE, build, step_order)
-        return run_stage(spec, config, args.input, args.output, beam_args)
+        return run_stage(_stage_spec(args.stage), config, args.input, args.output, beam_args)
     except (ConfigError, UsageError) as err:
         print(f"corpusmill {args.stage}: error: {err}", file=sys.stderr)
         return EXIT_USAGE

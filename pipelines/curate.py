@@ -1,7 +1,8 @@
 """The `curate` stage: crawl files in, clean documents out, every input record accounted for.
 
 ReadRecords -> ExtractText -> SpreadDocuments -> IdentifyLanguage -> Filter/language_v1
--> Filter/<each quality filter> -> Filter/pii_redaction_v1 -> WriteDocuments,
+-> Filter/<each quality filter> -> [Dedup/Url, Dedup/Exact, Dedup/MinHash] -> Filter/pii_redaction_v1
+-> WriteDocuments (and WriteIndex with dedup),
 with every removal and error flattened into WriteRemoved / WriteErrors.
 """
 
@@ -12,36 +13,39 @@ import apache_beam as beam
 from filters.base import make_filter
 from filters.extract import HtmlExtractor
 from filters.langid import LanguageFilter, LanguageIdentifier
+from pipelines.dedup import DedupDocuments
+from pipelines.dedup import step_order as dedup_steps
+from pipelines.dedup_stage import earlier_index_files, write_outputs
 from pipelines.readers import STAGE as READ_STAGE
 from pipelines.readers import FieldMapping
-from pipelines.transforms import (
-    ApplyFilter,
-    ExtractText,
-    IdentifyLanguage,
-    ReadRecords,
-    WriteTable,
-)
+from pipelines.transforms import ApplyFilter, ExtractText, IdentifyLanguage, ReadRecords
 from schemas.config import CurateConfig
 
 STAGE = "curate"
 
 
-def stage_filters(config: CurateConfig) -> list:
-    """The document filters in the order they run."""
+def quality_filters(config: CurateConfig) -> list:
+    """The language and quality filters in the order they run."""
     steps = []
     if config.langid.enabled:
         steps.append(LanguageFilter(languages=tuple(config.langid.languages), min_score=config.langid.min_score,
                                     min_score_per_lang=dict(config.langid.min_score_per_lang)))
-    steps += [make_filter(spec.name, spec.params) for spec in config.filters]
-    if config.pii is not None:
-        steps.append(make_filter("pii_redaction_v1", config.pii.model_dump()))
-    return steps
+    return steps + [make_filter(spec.name, spec.params) for spec in config.filters]
 
 
 def step_order(config: CurateConfig) -> list[tuple[str, str]]:
     """(stage, filter) of every step that can remove a record, in pipeline order, for the report."""
-    return ([(READ_STAGE, "warc_reader"), ("extract", config.extract.extractor), ("langid", "fasttext")]
-            + [(STAGE, f.name) for f in stage_filters(config)])
+    steps = [(READ_STAGE, "warc_reader"), ("extract", config.extract.extractor), ("langid", "fasttext")]
+    steps += [(STAGE, f.name) for f in quality_filters(config)]
+    steps += dedup_steps(config.dedup) if config.dedup else []
+    return steps + ([(STAGE, "pii_redaction_v1")] if config.pii else [])
+
+
+def tables(config: CurateConfig) -> dict[str, int]:
+    """Output tables and their shard counts."""
+    n = config.output.num_shards
+    index = config.dedup is not None and config.dedup.minhash.enabled and config.dedup.write_index
+    return {"documents": n, "removed": n, "errors": 1, **({"index": n} if index else {})}
 
 
 def build(pipeline: beam.Pipeline, config: CurateConfig, formats: dict[str, str], out: str) -> None:
@@ -67,14 +71,21 @@ def build(pipeline: beam.Pipeline, config: CurateConfig, formats: dict[str, str]
         errors.append(identified.errors)
         docs = identified.docs
 
-    for doc_filter in stage_filters(config):
+    for doc_filter in quality_filters(config):
         result = docs | f"Filter/{doc_filter.name}" >> ApplyFilter(doc_filter, STAGE)
         removed.append(result.removed)
         errors.append(result.errors)
         docs = result.docs
 
-    shards, compression = config.output.num_shards, config.output.compression
-    _ = docs | "WriteDocuments" >> WriteTable(out, "documents", shards, compression)
-    _ = (removed | "FlattenRemoved" >> beam.Flatten()
-         | "WriteRemoved" >> WriteTable(out, "removed", shards, compression))
-    _ = errors | "FlattenErrors" >> beam.Flatten() | "WriteErrors" >> WriteTable(out, "errors", 1, compression)
+    index = None
+    if config.dedup is not None:
+        docs, dropped, index = docs | "Dedup" >> DedupDocuments(config.dedup, earlier_index_files(config.dedup))
+        removed += dropped
+
+    if config.pii is not None:
+        result = docs | "Filter/pii_redaction_v1" >> ApplyFilter(
+            make_filter("pii_redaction_v1", config.pii.model_dump()), STAGE)
+        errors.append(result.errors)
+        docs = result.docs
+
+    write_outputs(docs, removed, errors, index, config.output, out)

@@ -11,21 +11,19 @@ from dataclasses import dataclass
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
+from pydantic import BaseModel
 
 from filters.langid import default_model_path
 from pipelines import manifest as manifests
 from pipelines import report as reports
 from pipelines import shards
+from pipelines.errors import UsageError
 from pipelines.inputs import InputError, resolve_inputs
 from pipelines.options import pipeline_options
 from pipelines.transforms import NAMESPACE
-from schemas.config import ConfigError, CurateConfig
+from schemas.config import ConfigError
 
-TABLES = ("documents", "removed", "errors")
-
-
-class UsageError(ValueError):
-    """A problem found before launch: bad config, missing input, unusable output folder (exit 2)."""
+TABLES = ("documents", "removed", "errors", "index")
 
 
 @dataclass
@@ -33,18 +31,20 @@ class StageSpec:
     """How to build and describe one stage."""
 
     name: str
-    build: Callable[[beam.Pipeline, CurateConfig, dict[str, str], str], None]
-    step_order: Callable[[CurateConfig], list[tuple[str, str]]]
+    build: Callable[[beam.Pipeline, BaseModel, dict[str, str], str], None]
+    step_order: Callable[[BaseModel], list[tuple[str, str]]]
+    tables: Callable[[BaseModel], dict[str, int]]
 
 
-def prepare(config: CurateConfig, inputs_override: list[str] | None, out: str) -> dict[str, tuple[str, int]]:
+def prepare(config: BaseModel, inputs_override: list[str] | None, out: str) -> dict[str, tuple[str, int]]:
     """Check everything that can be checked before launch; returns the resolved inputs."""
     try:
         inputs = resolve_inputs(inputs_override or config.input.paths, config.input.format)
     except InputError as err:
         raise UsageError(str(err)) from err
-    model = config.langid.model_path or str(default_model_path())
-    if config.langid.enabled and not os.path.isfile(model):
+    langid = getattr(config, "langid", None)
+    model = (langid and langid.model_path) or str(default_model_path())
+    if langid is not None and langid.enabled and not os.path.isfile(model):
         raise UsageError(f"field 'langid.model_path': file not found: {model}")
     if os.path.isdir(out) and os.listdir(out) and not os.path.isfile(os.path.join(out, manifests.MANIFEST)):
         raise UsageError(f"output folder {out!r} is not empty and holds no corpusmill build; "
@@ -52,7 +52,7 @@ def prepare(config: CurateConfig, inputs_override: list[str] | None, out: str) -
     return inputs
 
 
-def run_stage(spec: StageSpec, config: CurateConfig, inputs_override: list[str] | None, out: str,
+def run_stage(spec: StageSpec, config: BaseModel, inputs_override: list[str] | None, out: str,
               beam_args: list[str]) -> int:
     """Run one stage end to end; returns the process exit code."""
     inputs = prepare(config, inputs_override, out)
@@ -64,6 +64,10 @@ def run_stage(spec: StageSpec, config: CurateConfig, inputs_override: list[str] 
               "nothing to do.")
         return 0
 
+    # Build the graph before touching the output folder: building checks earlier builds too.
+    pipeline = beam.Pipeline(options=pipeline_options(beam_args))
+    spec.build(pipeline, config, {p: fmt for p, (fmt, _) in inputs.items()}, out)
+
     _clear_partial_outputs(out)
     base = {
         "stage": spec.name,
@@ -71,20 +75,16 @@ def run_stage(spec: StageSpec, config: CurateConfig, inputs_override: list[str] 
         "config": config.model_dump(mode="json"),
         "config_hash": config_hash,
         "packages": manifests.package_versions(),
-        "models": {"langid": config.langid.model_path or str(default_model_path())},
+        "models": {"langid": model_path} if (model_path := _langid_model(config)) else {},
         "started": manifests.now(),
     }
     manifests.write_manifest(out, {**base, "status": "running"})
 
-    options = pipeline_options(beam_args)
-    pipeline = beam.Pipeline(options=options)
-    spec.build(pipeline, config, {p: fmt for p, (fmt, _) in inputs.items()}, out)
     result = pipeline.run()
     result.wait_until_finish()
     counters = _counters(result)
 
-    n_shards = {"documents": config.output.num_shards, "removed": config.output.num_shards, "errors": 1}
-    written = _complete_shards(out, n_shards, config.output.compression)
+    written = _complete_shards(out, spec.tables(config), config.output.compression)
     report = reports.build_report(out, counters, spec.step_order(config))
     reports.write_report(out, report, f"corpusmill {spec.name}")
     status = "complete" if report["accounting_ok"] else "failed_accounting"
@@ -92,6 +92,13 @@ def run_stage(spec: StageSpec, config: CurateConfig, inputs_override: list[str] 
                                    "counts": {k: report[k] for k in ("inputs", "kept", "removed", "errors")}})
     _print_summary(spec.name, out, report)
     return 0 if report["accounting_ok"] else 1
+
+
+def _langid_model(config: BaseModel) -> str | None:
+    langid = getattr(config, "langid", None)
+    if langid is None or not langid.enabled:
+        return None
+    return langid.model_path or str(default_model_path())
 
 
 def _counters(result) -> dict[str, int]:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Literal
 
-from schemas.records import ErrorRecord, RawRecord, Removal, stable_id
+from schemas.records import CARRIED_COLUMNS, ErrorRecord, RawRecord, Removal, stable_id
 
 InputFormat = Literal["warc", "wet", "jsonl", "parquet"]
 STAGE = "read"
@@ -323,11 +323,17 @@ def _read_parquet(path: str, open_stream: Callable[[], BinaryIO], source: str, f
     with open_stream() as stream:
         try:
             parquet = pq.ParquetFile(stream)
+            names = parquet.schema_arrow.names
+            # A corpusmill documents/ table keeps every column through later stages.
+            carries = all(c in names for c in CARRIED_COLUMNS)
             wanted = [c for c in (fields.id_field, fields.text_field, fields.url_field, fields.lang_field)
-                      if c in parquet.schema_arrow.names]
+                      if c in names] + (list(CARRIED_COLUMNS) if carries else [])
             for batch in parquet.iter_batches(columns=wanted, batch_size=1024):
                 for row in batch.to_pylist():
-                    yield _row_to_event(path, row, row_index, source, fields)
+                    event = _row_to_event(path, row, row_index, source, fields)
+                    if carries and event.record is not None:
+                        event.record.carried = {c: row[c] for c in CARRIED_COLUMNS}
+                    yield event
                     row_index += 1
         except (pa.ArrowException, OSError) as err:
             yield _error(path, f"unreadable Parquet data at row {row_index}: {err}", row_index)

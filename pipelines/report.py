@@ -16,6 +16,7 @@ import pyarrow.dataset as ds
 from apache_beam.io.filesystems import FileSystems
 
 LENGTH_BINS = (0, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
+CLUSTER_BINS = (1, 2, 3, 5, 10, 100, 1_000)
 
 
 def _table(out: str, name: str, columns: list[str]):
@@ -25,7 +26,7 @@ def _table(out: str, name: str, columns: list[str]):
 
 def build_report(out: str, counters: dict[str, int], step_order: list[tuple[str, str]]) -> dict:
     """Counts per stage and filter from the ledgers in `out`; `step_order` is [(stage, filter)]."""
-    docs = _table(out, "documents", ["lang", "text"])
+    docs = _table(out, "documents", ["lang", "text", "cluster_size"])
     removed = _table(out, "removed", ["stage", "filter", "reason"])
     errors = _table(out, "errors", ["stage", "error_class"])
 
@@ -57,17 +58,16 @@ def build_report(out: str, counters: dict[str, int], step_order: list[tuple[str,
         "funnel": funnel,
         "removed_by_reason": {f"{s}/{f}/{r}": n for (s, f, r), n in sorted(removed_by.items())},
         "errors_by_class": {f"{s}/{c}": n for (s, c), n in sorted(errors_by.items())},
-        "languages": dict(Counter(docs["lang"].to_pylist()).most_common()),
-        "length_histogram": _histogram(lengths),
+        "languages": dict(Counter(lang or "unknown" for lang in docs["lang"].to_pylist()).most_common()),
+        "length_histogram": _histogram(lengths, LENGTH_BINS),
+        "cluster_size_histogram": _histogram([n for n in docs["cluster_size"].to_pylist() if n], CLUSTER_BINS),
+        "counters": dict(sorted(counters.items())),
     }
 
 
-def _histogram(lengths: list[int]) -> dict[str, int]:
-    bins = Counter()
-    for n in lengths:
-        low = max(b for b in LENGTH_BINS if b <= n)
-        bins[low] += 1
-    return {f">={b}": bins.get(b, 0) for b in LENGTH_BINS}
+def _histogram(values: list[int], edges: tuple[int, ...]) -> dict[str, int]:
+    bins = Counter(max(b for b in edges if b <= n) for n in values)
+    return {f">={b}": bins.get(b, 0) for b in edges}
 
 
 def write_report(out: str, report: dict, title: str) -> None:
@@ -87,7 +87,7 @@ def _bars(rows: list[tuple[str, int]], color: str) -> str:
     for i, (label, n) in enumerate(rows):
         y = 22 * i + 2
         width = 420 * n / top
-        parts.append(f'<text x="0" y="{y + 15}" font-size="13">{html.escape(label)}</text>'
+        parts.append(f'<text x="0" y="{y + 15}" font-size="13">{html.escape(str(label))}</text>'
                      f'<rect x="260" y="{y}" width="{width:.1f}" height="18" fill="{color}"/>'
                      f'<text x="{266 + width:.1f}" y="{y + 15}" font-size="13">{n}</text>')
     parts.append("</svg>")
@@ -112,6 +112,7 @@ def render_html(report: dict, title: str) -> str:
 <h2>Removals by reason</h2>{_bars(reasons, '#4f81bd')}
 <h2>Languages of kept documents</h2>{_bars(langs, '#9bbb59')}
 <h2>Kept document length (characters)</h2>{_bars(list(report['length_histogram'].items()), '#8064a2')}
+<h2>Duplicate-cluster sizes of kept documents</h2>{_bars(list(report['cluster_size_histogram'].items()), '#f79646')}
 <h2>Skipped WARC records by kind</h2>{_bars(list(report['skipped_records'].items()), '#777')}
 </body></html>
 """

@@ -129,6 +129,9 @@ class _ExtractTextFn(beam.DoFn):
 
 
 def _document(raw: RawRecord, text: str) -> Document:
+    if raw.carried is not None:
+        # a corpusmill document read back: keep its provenance, scores and signals
+        return Document.from_row({**raw.carried, "id": raw.id, "text": text, "url": raw.url, "lang": raw.lang})
     return Document(id=raw.id, text=text, source=raw.source, input_file=raw.input_file,
                     input_offset=raw.input_offset, url=raw.url, crawl_date=raw.crawl_date, lang=raw.lang)
 

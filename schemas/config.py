@@ -86,6 +86,66 @@ class OutputConfig(_Strict):
     compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
 
 
+class MinHashConfig(_Strict):
+    """MinHash LSH near-duplicate detection. bands x rows come from `threshold` unless both are given."""
+
+    enabled: bool = True
+    shingle: Literal["word", "char"] = "word"
+    ngram: int = Field(5, ge=1, le=64)
+    lowercase: bool = True
+    num_perm: int = Field(128, ge=8, le=1024)
+    threshold: float = Field(0.8, gt=0, lt=1)
+    bands: int | None = Field(None, ge=1)
+    rows: int | None = Field(None, ge=1)
+    fp_weight: float = Field(0.05, ge=0, le=1, description="weight of the false-positive area when deriving bands")
+    fn_weight: float = Field(0.95, ge=0, le=1, description="weight of the false-negative area")
+    seed: int = Field(42, ge=0, lt=2**32)
+    verify: Literal["jaccard", "signature", "none"] = Field(
+        "jaccard", description="check candidate pairs by exact Jaccard of shingles, by signature estimate, or not")
+    signature_backend: Literal["numpy", "datasketch"] = "numpy"
+    partitions: int = Field(64, ge=1, le=1_000_000, description="bucket and graph partitions; raise with corpus size")
+    max_pairwise_bucket: int = Field(
+        50, ge=2, description="buckets larger than this pair each member with the first this-many members only")
+    max_rounds: int = Field(10, ge=1, le=100, description="large-star/small-star rounds for connected components")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_bands(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            return raw
+        bands, rows = raw.get("bands"), raw.get("rows")
+        num_perm = raw.get("num_perm", 128)
+        if (bands is None) != (rows is None):
+            raise ValueError("give both 'bands' and 'rows', or neither to derive them from 'threshold'")
+        if bands is None and isinstance(num_perm, int):
+            from filters.minhash import optimal_bands
+
+            bands, rows = optimal_bands(float(raw.get("threshold", 0.8)), num_perm,
+                                        float(raw.get("fp_weight", 0.05)), float(raw.get("fn_weight", 0.95)))
+            raw = {**raw, "bands": bands, "rows": rows}
+        elif isinstance(bands, int) and isinstance(rows, int) and isinstance(num_perm, int) and bands * rows > num_perm:
+            raise ValueError(f"bands x rows = {bands * rows} exceeds num_perm = {num_perm}")
+        return raw
+
+
+class SurvivorConfig(_Strict):
+    """Which copy of a duplicate cluster is kept: earlier builds first, then this order."""
+
+    quality_signal: str | None = Field(None, description="a `signals` key; the higher value survives")
+    prefer_longer: bool = True
+
+
+class DedupSettings(_Strict):
+    """Exact, URL and MinHash near-duplicate removal, within a build and against earlier builds."""
+
+    url: bool = False
+    exact: bool = True
+    minhash: MinHashConfig = Field(default_factory=MinHashConfig)
+    survivor: SurvivorConfig = Field(default_factory=SurvivorConfig)
+    earlier_indexes: list[str] = Field(default_factory=list, description="index/ folders of earlier builds")
+    write_index: bool = True
+
+
 DEFAULT_FILTERS = ("gopher_repetition_v1", "gopher_quality_v1", "c4_quality_v1", "fineweb_quality_v1")
 
 
@@ -98,6 +158,7 @@ class CurateConfig(_Strict):
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
     langid: LangIdConfig = Field(default_factory=LangIdConfig)
     filters: list[FilterSpec] = Field(default_factory=lambda: [FilterSpec(name=n) for n in DEFAULT_FILTERS])
+    dedup: DedupSettings | None = Field(None, description="run dedup after the filters (see configs/dedup.yaml)")
     pii: PiiConfig | None = Field(default_factory=PiiConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
 
@@ -116,7 +177,21 @@ class CurateConfig(_Strict):
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-STAGE_MODELS: dict[str, type[BaseModel]] = {"curate": CurateConfig}
+class DedupConfig(_Strict):
+    """The `dedup` stage: documents in (a curate output, JSONL, Parquet), duplicates removed."""
+
+    stage: Literal["dedup"] = "dedup"
+    input: InputConfig = Field(default_factory=InputConfig)
+    dedup: DedupSettings = Field(default_factory=DedupSettings)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    def config_hash(self) -> str:
+        """sha256 of the resolved config without input paths (those are recorded separately)."""
+        body = self.model_dump(mode="json", exclude={"input": {"paths"}})
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+STAGE_MODELS: dict[str, type[BaseModel]] = {"curate": CurateConfig, "dedup": DedupConfig}
 
 
 def load_config(path: str | Path, stage: str) -> BaseModel:

@@ -31,6 +31,8 @@ class RawRecord:
     text: str | None = None
     # values carried from JSONL/Parquet inputs that map onto Document columns
     lang: str | None = None
+    # the other Document columns when the input is itself a corpusmill documents/ table
+    carried: dict | None = None
 
 
 @dataclass
@@ -56,6 +58,18 @@ class Document:
         row["domain"] = sorted(self.domain.items())
         row["signals"] = sorted(self.signals.items())
         return row
+
+    @classmethod
+    def from_row(cls, row: dict) -> Document:
+        """A Document from a row of a documents/ table (maps come back as lists of pairs)."""
+        values = {f.name: row.get(f.name) for f in dataclasses.fields(cls)}
+        values["domain"] = dict(row.get("domain") or [])
+        values["signals"] = dict(row.get("signals") or [])
+        return cls(**values)
+
+
+CARRIED_COLUMNS = ("source", "crawl_date", "lang_score", "domain", "signals", "cluster_id", "cluster_size",
+                   "input_file", "input_offset")
 
 
 @dataclass

@@ -63,4 +63,16 @@ ERROR_SCHEMA = _versioned(
     ],
 )
 
-SCHEMAS = {"documents": DOCUMENT_SCHEMA, "removed": REMOVED_SCHEMA, "errors": ERROR_SCHEMA}
+# The near-duplicate index a build leaves for later builds: one row per kept document, its
+# LSH band hashes and MinHash signature (parameters in the table metadata and the manifest).
+DEDUP_INDEX_SCHEMA = _versioned(
+    "dedup_index",
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("bands", pa.list_(pa.uint64()), nullable=False),
+        pa.field("signature", pa.list_(pa.uint32()), nullable=False),
+    ],
+)
+
+SCHEMAS = {"documents": DOCUMENT_SCHEMA, "removed": REMOVED_SCHEMA, "errors": ERROR_SCHEMA,
+           "index": DEDUP_INDEX_SCHEMA}

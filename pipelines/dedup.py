@@ -1,0 +1,418 @@
+"""Dedup on Beam: URL and exact duplicates by GroupByKey; near duplicates by MinHash LSH,
+verified candidate pairs and connected components in GroupByKey rounds.
+
+Near-duplicate data flow (every shuffle is keyed by a hash partition, so no step holds
+more than one partition of the buckets, the shingles or the graph):
+
+  Fingerprint (batches)  -> band entries by partition --GroupByKey--> FindCandidates -> pairs
+                         -> shingles/signatures by partition (the "store")
+  pairs + store --CoGroupByKey--> attach first document --CoGroupByKey--> Verify -> edges
+  edges --(large-star, small-star) x max_rounds--> Label -> one assignment per clustered document
+  documents + assignments + fingerprints --CoGroupByKey by id--> kept / removed / index rows
+
+Cluster labels are the best-ranked member (filters/dedup_keys.Rank), so the label of a
+component is also its survivor; every choice depends only on ids, texts and the config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import apache_beam as beam
+import numpy as np
+
+from filters import components
+from filters.dedup_keys import Rank, SurvivorRule, earlier_rank, text_key, url_key
+from filters.minhash import ShingleSpec, band_hashes, estimated_jaccard, jaccard, shingles, signatures
+from pipelines.transforms import REMOVED, _count
+from schemas.config import DedupSettings, MinHashConfig
+from schemas.records import Document, Removal
+
+STAGE = "dedup"
+URL_FILTER, EXACT_FILTER, NEAR_FILTER = "url_dedup_v1", "exact_dedup_v1", "minhash_dedup_v1"
+FINGERPRINT_BATCH = (256, 2048)  # documents per NumPy signature pass (min, max)
+
+
+def partition_of(doc_id: str, partitions: int) -> int:
+    """A stable partition for an id (Python's hash() differs between processes)."""
+    digest = hashlib.blake2b(doc_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % partitions
+
+
+def _chunks_by_partition(items: Iterable[tuple[int, object]]) -> Iterator[tuple[int, list]]:
+    grouped: dict[int, list] = defaultdict(list)
+    for part, item in items:
+        grouped[part].append(item)
+    yield from grouped.items()
+
+
+# --- exact and URL duplicates --------------------------------------------------------------
+
+class _KeyDocumentFn(beam.DoFn):
+    def __init__(self, kind: str):
+        self.kind = kind
+
+    def process(self, doc: Document) -> Iterator:
+        key = text_key(doc.text) if self.kind == "exact" else url_key(doc.url)
+        if key is None:
+            yield beam.pvalue.TaggedOutput("unkeyed", doc)
+        else:
+            yield key, doc
+
+
+class _KeepBestFn(beam.DoFn):
+    def __init__(self, rule: SurvivorRule, filter_name: str, reason: str):
+        self.rule, self.filter_name, self.reason = rule, filter_name, reason
+
+    def process(self, keyed: tuple[str, Iterable[Document]]) -> Iterator:
+        _, docs = keyed
+        ranked = sorted(docs, key=lambda d: self.rule.rank(d))
+        survivor = ranked[0]
+        size = sum(d.cluster_size or 1 for d in ranked)
+        for dup in ranked[1:]:
+            _count(f"{self.filter_name}/removed.{self.reason}")
+            yield beam.pvalue.TaggedOutput(REMOVED, Removal(
+                dup.id, STAGE, self.filter_name, self.reason, dup.input_file, dup.input_offset, dup.url,
+                {"dedup.group_size": float(size)}, survivor_id=survivor.id))
+        yield dataclasses.replace(survivor, cluster_id=survivor.id, cluster_size=size)
+
+
+class DropDuplicatesByKey(beam.PTransform):
+    """Keep one document per exact key (normalised text or URL); the rest go to `removed`."""
+
+    def __init__(self, kind: str, rule: SurvivorRule):
+        super().__init__()
+        self.kind = kind
+        self.rule = rule
+        self.filter_name, self.reason = ((EXACT_FILTER, "exact_duplicate") if kind == "exact"
+                                         else (URL_FILTER, "duplicate_url"))
+
+    def expand(self, docs):
+        keyed = docs | "Key" >> beam.ParDo(_KeyDocumentFn(self.kind)).with_outputs("unkeyed", main="keyed")
+        kept = (keyed.keyed | "GroupByKey" >> beam.GroupByKey()
+                | "KeepBest" >> beam.ParDo(_KeepBestFn(self.rule, self.filter_name, self.reason)).with_outputs(
+                    REMOVED, main="docs"))
+        merged = (kept.docs, keyed.unkeyed) | "Merge" >> beam.Flatten()
+        return merged, kept[REMOVED]
+
+
+# --- near duplicates -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What a kept document leaves in the index: its band hashes and signature."""
+
+    bands: np.ndarray
+    signature: np.ndarray
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Where a clustered document ended up."""
+
+    cluster_id: str
+    cluster_size: int
+    survivor: Rank
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    """One row of the index table."""
+
+    id: str
+    bands: np.ndarray
+    signature: np.ndarray
+
+    def to_row(self) -> dict:
+        return {"id": self.id, "bands": self.bands.tolist(), "signature": self.signature.tolist()}
+
+    @property
+    def sort_key(self) -> str:
+        return self.id
+
+
+class _FingerprintFn(beam.DoFn):
+    """A batch of documents -> per-document fingerprints, band entries and store entries by partition."""
+
+    def __init__(self, cfg: MinHashConfig, rule: SurvivorRule):
+        self.cfg = cfg
+        self.rule = rule
+        self.spec = ShingleSpec(cfg.shingle, cfg.ngram, cfg.lowercase)
+
+    def process(self, batch: list[Document]) -> Iterator:
+        cfg = self.cfg
+        sets = [shingles(d.text, d.lang, self.spec) for d in batch]
+        sigs = signatures(sets, cfg.num_perm, cfg.seed, cfg.signature_backend)
+        bands = band_hashes(sigs, cfg.bands, cfg.rows)
+        band_items, store_items = [], []
+        for i, doc in enumerate(batch):
+            yield doc.id, doc
+            if not len(sets[i]):
+                continue  # no words, nothing to compare: it can only be an exact duplicate
+            rank = self.rule.rank(doc, doc.cluster_size or 1)
+            yield beam.pvalue.TaggedOutput("fingerprints", (doc.id, Fingerprint(bands[i], sigs[i])))
+            shingle_set = sets[i] if cfg.verify == "jaccard" else None
+            store_items.append((partition_of(doc.id, cfg.partitions), (rank, shingle_set, sigs[i])))
+            for j, h in enumerate(bands[i].tolist()):
+                band_items.append((h % cfg.partitions, (j, h, rank)))
+        _count(f"{NEAR_FILTER}/fingerprinted", sum(1 for s in sets if len(s)))
+        for part, items in _chunks_by_partition(band_items):
+            yield beam.pvalue.TaggedOutput("bands", (part, items))
+        for part, items in _chunks_by_partition(store_items):
+            yield beam.pvalue.TaggedOutput("store", (part, items))
+
+
+class _ReadIndexFn(beam.DoFn):
+    """Rows of an earlier build's index -> band and store entries ranked before every current document."""
+
+    def __init__(self, partitions: int):
+        self.partitions = partitions
+
+    def process(self, path: str) -> Iterator:
+        import pyarrow.parquet as pq
+        from apache_beam.io.filesystems import FileSystems
+
+        with FileSystems.open(path, compression_type="uncompressed") as f:
+            table = pq.read_table(f)
+        band_items, store_items = [], []
+        for row in table.to_pylist():
+            rank = earlier_rank(row["id"])
+            sig = np.asarray(row["signature"], dtype=np.uint32)
+            store_items.append((partition_of(row["id"], self.partitions), (rank, None, sig)))
+            for j, h in enumerate(row["bands"]):
+                band_items.append((h % self.partitions, (j, h, rank)))
+        _count(f"{NEAR_FILTER}/earlier_documents", table.num_rows)
+        for part, items in _chunks_by_partition(band_items):
+            yield beam.pvalue.TaggedOutput("bands", (part, items))
+        for part, items in _chunks_by_partition(store_items):
+            yield beam.pvalue.TaggedOutput("store", (part, items))
+
+
+def find_candidates(entries: list[tuple[int, int, Rank]], max_pairwise: int) -> Iterator[tuple[Rank, Rank]]:
+    """Pairs (a, b), a < b, of documents sharing a bucket (band, hash); earlier-earlier pairs are skipped.
+
+    A bucket larger than `max_pairwise` pairs each member with its first `max_pairwise`
+    members by rank only: boilerplate pages can fill one bucket with thousands of
+    documents, and all pairs of those would be quadratic.
+    """
+    buckets: dict[tuple[int, int], list[Rank]] = defaultdict(list)
+    for band, h, rank in entries:
+        buckets[(band, h)].append(rank)
+    for members in buckets.values():
+        if len(members) < 2:
+            continue
+        members.sort()
+        for i, b in enumerate(members[1:], start=1):
+            for a in members[: min(i, max_pairwise)]:
+                if a.earlier or b.earlier:
+                    yield a, b
+
+
+class _FindCandidatesFn(beam.DoFn):
+    def __init__(self, cfg: MinHashConfig):
+        self.cfg = cfg
+
+    def process(self, keyed: tuple[int, Iterable[list]]) -> Iterator:
+        _, chunks = keyed
+        entries = [e for chunk in chunks for e in chunk]
+        pairs = ((partition_of(a.id, self.cfg.partitions), (a, b))
+                 for a, b in find_candidates(entries, self.cfg.max_pairwise_bucket))
+        yield from _chunks_by_partition(pairs)
+
+
+class _AttachFirstFn(beam.DoFn):
+    """Partition of a: distinct pairs get a's shingles/signature and move to b's partition."""
+
+    def __init__(self, partitions: int):
+        self.partitions = partitions
+
+    def process(self, keyed: tuple[int, dict]) -> Iterator:
+        _, groups = keyed
+        store = {rank.id: (sh, sig) for chunk in groups["store"] for rank, sh, sig in chunk}
+        pairs = {pair for chunk in groups["pairs"] for pair in chunk}
+        _count(f"{NEAR_FILTER}/candidate_pairs", len(pairs))
+        out = ((partition_of(b.id, self.partitions), (a, b, store[a.id])) for a, b in sorted(pairs))
+        yield from _chunks_by_partition(out)
+
+
+class _VerifyFn(beam.DoFn):
+    """Partition of b: keep pairs whose similarity reaches the threshold, as edges for both partitions."""
+
+    def __init__(self, cfg: MinHashConfig):
+        self.cfg = cfg
+
+    def process(self, keyed: tuple[int, dict]) -> Iterator:
+        _, groups = keyed
+        store = {rank.id: (sh, sig) for chunk in groups["store"] for rank, sh, sig in chunk}
+        edges = []
+        for chunk in groups["half"]:
+            for a, b, (sh_a, sig_a) in chunk:
+                sh_b, sig_b = store[b.id]
+                if self.cfg.verify == "none":
+                    similar = True
+                elif self.cfg.verify == "jaccard" and sh_a is not None and sh_b is not None:
+                    similar = jaccard(sh_a, sh_b) >= self.cfg.threshold
+                else:
+                    similar = estimated_jaccard(sig_a, sig_b) >= self.cfg.threshold
+                if similar:
+                    edges += [(partition_of(a.id, self.cfg.partitions), (a, b)),
+                              (partition_of(b.id, self.cfg.partitions), (b, a))]
+        _count(f"{NEAR_FILTER}/verified_pairs", len(edges) // 2)
+        yield from _chunks_by_partition(edges)
+
+
+def _star_step(step):
+    def run(keyed: tuple[int, Iterable[list]], partitions: int) -> Iterator:
+        _, chunks = keyed
+        adj = components.adjacency(edge for chunk in chunks for edge in chunk)
+        out = []
+        for u, v in step(adj):
+            out += [(partition_of(u.id, partitions), (u, v)), (partition_of(v.id, partitions), (v, u))]
+        yield from _chunks_by_partition(out)
+
+    return run
+
+
+_large_star = _star_step(components.large_star)
+_small_star = _star_step(components.small_star)
+
+
+def _label(keyed: tuple[int, Iterable[list]], partitions: int) -> Iterator:
+    """Tell each label its members, and each node its own label (to check convergence)."""
+    part, chunks = keyed
+    adj = components.adjacency(edge for chunk in chunks for edge in chunk)
+    out = []
+    for u, label in components.labels(adj):
+        out.append((part, ("self", u, label)))
+        out.append((partition_of(label.id, partitions), ("member", label, u)))
+    yield from _chunks_by_partition(out)
+
+
+def _assign(keyed: tuple[int, Iterable[list]]) -> Iterator:
+    _, chunks = keyed
+    own_label, members = {}, defaultdict(set)
+    for chunk in chunks:
+        for kind, a, b in chunk:
+            if kind == "self":
+                own_label[a] = b
+            else:
+                members[a].add(b)
+    for label in sorted(members):
+        if own_label.get(label, label) != label:
+            _count(f"{NEAR_FILTER}/unconverged_components")
+        cluster = members[label] | {label}
+        size = sum(node.count for node in cluster)
+        for node in sorted(cluster):
+            if node.earlier:  # documents of earlier builds are not in this build's output
+                yield node.id, Assignment(label.id, size, label)
+
+
+class _ApplyAssignmentsFn(beam.DoFn):
+    def __init__(self, write_index: bool):
+        self.write_index = write_index
+
+    def process(self, keyed: tuple[str, dict]) -> Iterator:
+        doc_id, groups = keyed
+        docs, assignments, fps = groups["docs"], groups["assignments"], groups["fingerprints"]
+        if not docs:
+            return
+        doc = docs[0]
+        assignment = assignments[0] if assignments else None
+        if assignment is not None and assignment.survivor.id != doc_id:
+            earlier = assignment.survivor.earlier == 0
+            _count(f"{NEAR_FILTER}/removed.near_duplicate")
+            yield beam.pvalue.TaggedOutput(REMOVED, Removal(
+                doc.id, STAGE, NEAR_FILTER, "near_duplicate", doc.input_file, doc.input_offset, doc.url,
+                {"dedup.cluster_size": float(assignment.cluster_size), "dedup.earlier_build": float(earlier)},
+                survivor_id=assignment.survivor.id))
+            return
+        if assignment is not None:
+            doc = dataclasses.replace(doc, cluster_id=assignment.cluster_id, cluster_size=assignment.cluster_size)
+        else:
+            doc = dataclasses.replace(doc, cluster_id=doc.cluster_id or doc.id, cluster_size=doc.cluster_size or 1)
+        if self.write_index and fps:
+            yield beam.pvalue.TaggedOutput("index", IndexRow(doc.id, fps[0].bands, fps[0].signature))
+        yield doc
+
+
+class FindNearDuplicates(beam.PTransform):
+    """MinHash LSH near-duplicate removal; returns (kept docs, removed, index rows)."""
+
+    def __init__(self, cfg: MinHashConfig, rule: SurvivorRule, earlier_index_files: list[str],
+                 write_index: bool):
+        super().__init__()
+        self.cfg, self.rule = cfg, rule
+        self.earlier_index_files = earlier_index_files
+        self.write_index = write_index
+
+    def expand(self, docs):
+        cfg, parts = self.cfg, self.cfg.partitions
+        fp = (docs
+              | "Batch" >> beam.BatchElements(*FINGERPRINT_BATCH)
+              | "Fingerprint" >> beam.ParDo(_FingerprintFn(cfg, self.rule)).with_outputs(
+                  "fingerprints", "bands", "store", main="docs"))
+        bands, store = [fp.bands], [fp.store]
+        if self.earlier_index_files:
+            earlier = (docs.pipeline | "ListEarlierIndexes" >> beam.Create(self.earlier_index_files)
+                       | "ReadEarlierIndex" >> beam.ParDo(_ReadIndexFn(parts)).with_outputs("bands", "store"))
+            bands.append(earlier.bands)
+            store.append(earlier.store)
+        store = store | "FlattenStore" >> beam.Flatten()
+        pairs = (bands | "FlattenBands" >> beam.Flatten()
+                 | "GroupBuckets" >> beam.GroupByKey()
+                 | "FindCandidates" >> beam.ParDo(_FindCandidatesFn(cfg)))
+        half = ({"pairs": pairs, "store": store} | "GroupPairsByFirst" >> beam.CoGroupByKey()
+                | "AttachFirst" >> beam.ParDo(_AttachFirstFn(parts)))
+        edges = ({"half": half, "store": store} | "GroupPairsBySecond" >> beam.CoGroupByKey()
+                 | "Verify" >> beam.ParDo(_VerifyFn(cfg)))
+        for i in range(cfg.max_rounds):
+            edges = (edges
+                     | f"LargeStar{i}/Group" >> beam.GroupByKey()
+                     | f"LargeStar{i}/Step" >> beam.FlatMap(_large_star, parts)
+                     | f"SmallStar{i}/Group" >> beam.GroupByKey()
+                     | f"SmallStar{i}/Step" >> beam.FlatMap(_small_star, parts))
+        assignments = (edges
+                       | "Label/Group" >> beam.GroupByKey() | "Label/Step" >> beam.FlatMap(_label, parts)
+                       | "Assign/Group" >> beam.GroupByKey() | "Assign/Step" >> beam.FlatMap(_assign))
+        result = ({"docs": fp.docs, "assignments": assignments, "fingerprints": fp.fingerprints}
+                  | "JoinById" >> beam.CoGroupByKey()
+                  | "ApplyAssignments" >> beam.ParDo(_ApplyAssignmentsFn(self.write_index)).with_outputs(
+                      REMOVED, "index", main="docs"))
+        return result.docs, result[REMOVED], result.index
+
+
+class DedupDocuments(beam.PTransform):
+    """URL, exact and near-duplicate removal in that order; returns (docs, removed, index rows)."""
+
+    def __init__(self, settings: DedupSettings, earlier_index_files: list[str]):
+        super().__init__()
+        self.settings = settings
+        self.earlier_index_files = earlier_index_files
+
+    def expand(self, docs):
+        s = self.settings
+        rule = SurvivorRule(s.survivor.quality_signal, s.survivor.prefer_longer)
+        removed = []
+        if s.url:
+            docs, dropped = docs | "Dedup/Url" >> DropDuplicatesByKey("url", rule)
+            removed.append(dropped)
+        if s.exact:
+            docs, dropped = docs | "Dedup/Exact" >> DropDuplicatesByKey("exact", rule)
+            removed.append(dropped)
+        index = None
+        if s.minhash.enabled:
+            docs, dropped, index = docs | "Dedup/MinHash" >> FindNearDuplicates(
+                s.minhash, rule, self.earlier_index_files, s.write_index)
+            removed.append(dropped)
+        return docs, removed, index
+
+
+def step_order(settings: DedupSettings) -> list[tuple[str, str]]:
+    """(stage, filter) of the dedup steps that remove records, in order."""
+    return ([(STAGE, URL_FILTER)] if settings.url else []) + ([(STAGE, EXACT_FILTER)] if settings.exact else []) \
+        + ([(STAGE, NEAR_FILTER)] if settings.minhash.enabled else [])
+
