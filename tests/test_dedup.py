@@ -1,0 +1,181 @@
+"""The dedup stage end to end on a corpus with known clusters, repeated runs and across builds."""
+
+import gzip
+import hashlib
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from filters.minhash import ShingleSpec, jaccard, shingles
+from tests.conftest import run_cli
+
+CONFIG = Path(__file__).parent.parent / "configs" / "dedup.yaml"
+
+
+def _base_texts(data_dir: Path) -> list[str]:
+    """Four real Common Crawl texts (dolma sample), cut to their first 600 words."""
+    rows = [json.loads(line) for line in gzip.open(data_dir / "text/dolma_cc_en_head-0091.jsonl.gz", "rt")]
+    long = [r["text"].split() for r in rows if len(r["text"].split()) >= 400]
+    return [" ".join(words[:600]) for words in long[:4]]
+
+
+def _edit(text: str, k: int, salt: str, shift: float = 0.0) -> str:
+    """Replace k evenly spaced words (moved by `shift` of the spacing) by new ones."""
+    words = text.split()
+    step = len(words) // (k + 1)
+    for i in range(1, k + 1):
+        words[i * step + int(shift * step)] = f"{salt}{i}"
+    return " ".join(words)
+
+
+def _sim(a: str, b: str) -> float:
+    return jaccard(shingles(a, "en", ShingleSpec()), shingles(b, "en", ShingleSpec()))
+
+
+@pytest.fixture(scope="module")
+def corpus(data_dir, tmp_path_factory):
+    """Known clusters: {a, a1} near, {b, b1, b2} a chain, {e1, e2} exact, c and d unique, empty and
+    one-word documents, a Chinese near pair; plus the ids each cluster must keep."""
+    a, b, c, d = _base_texts(data_dir)
+    b1 = _edit(b, 8, "p")
+    b2 = _edit(b1, 8, "q", shift=0.5)
+    docs = {
+        "a": a, "a1": _edit(a, 4, "x"),
+        "b": b, "b1": b1, "b2": b2,
+        "c": c, "d": d,
+        "e1": "An exact copy survives once. " * 30, "e2": "An exact copy survives once. " * 30,
+        "empty1": "", "empty2": "", "word1": "hello", "word2": "goodbye",
+        "zh1": "第九届会议时间二零零三年七月二十八日至八月八日牙买加金斯敦"
+               "为来自发展中国家的法律和技术委员会成员提供经费的自愿信托基金"
+               "秘书长的报告本报告提交给国际海底管理局大会审议"
+               "说明了自愿信托基金的现状以及经费的使用情况和今后的安排",
+    }
+    docs["zh2"] = docs["zh1"].replace("审议", "讨论")
+    assert _sim(a, docs["a1"]) >= 0.8
+    assert _sim(b, b1) >= 0.8 and _sim(b1, b2) >= 0.8 and _sim(b, b2) < 0.8  # a chain, not a clique
+    assert max(_sim(x, y) for x, y in ((a, b), (a, c), (b, c), (c, d))) < 0.3
+    folder = tmp_path_factory.mktemp("corpus")
+    path = folder / "docs.jsonl"
+    path.write_text("".join(json.dumps({"id": k, "text": v}) + "\n" for k, v in docs.items()))
+    return path, docs
+
+
+def _run(config: Path, out: Path, *inputs: Path) -> int:
+    return run_cli("dedup", "--config", str(config), "--output", str(out), *[f"--input={p}" for p in inputs])
+
+
+def _outputs(out: Path):
+    kept = {r["id"]: r for r in pq.read_table(out / "documents").to_pylist()}
+    removed = {r["id"]: r for r in pq.read_table(out / "removed").to_pylist()}
+    return kept, removed
+
+
+@pytest.fixture(scope="module")
+def first_build(corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("dedup") / "out"
+    assert _run(CONFIG, out, corpus[0]) == 0
+    return out
+
+
+def test_known_clusters_are_recovered_exactly(first_build, corpus):
+    kept, removed = _outputs(first_build)
+    _, docs = corpus
+    # the longest member survives (ties: smallest id); a chain is one cluster
+    chain = sorted(["b", "b1", "b2"], key=lambda k: (-len(docs[k]), k))
+    pair_a = sorted(["a", "a1"], key=lambda k: (-len(docs[k]), k))
+    zh = sorted(["zh1", "zh2"], key=lambda k: (-len(docs[k]), k))
+    assert set(kept) == {chain[0], pair_a[0], "c", "d", "e1", "empty1", "word1", "word2", zh[0]}
+    assert {k: (r["reason"], r["survivor_id"]) for k, r in removed.items()} == {
+        chain[1]: ("near_duplicate", chain[0]), chain[2]: ("near_duplicate", chain[0]),
+        pair_a[1]: ("near_duplicate", pair_a[0]), zh[1]: ("near_duplicate", zh[0]),
+        "e2": ("exact_duplicate", "e1"), "empty2": ("exact_duplicate", "empty1"),
+    }
+    assert kept[chain[0]]["cluster_size"] == 3 and kept[chain[0]]["cluster_id"] == chain[0]
+    assert kept[pair_a[0]]["cluster_size"] == 2
+    assert kept["e1"]["cluster_size"] == 2 and kept["c"]["cluster_size"] == 1 and kept["c"]["cluster_id"] == "c"
+    report = json.loads((first_build / "report.json").read_text())
+    assert report["accounting_ok"] and report["inputs"] == len(docs)
+    assert report["removed_by_reason"] == {"dedup/exact_dedup_v1/exact_duplicate": 2,
+                                           "dedup/minhash_dedup_v1/near_duplicate": 4}
+    assert report["counters"].get("minhash_dedup_v1/unconverged_components", 0) == 0
+    index = pq.read_table(first_build / "index").to_pylist()
+    assert sorted(r["id"] for r in index) == sorted(k for k in kept if docs[k].strip())
+    assert all(len(r["signature"]) == 128 and len(r["bands"]) == 16 for r in index)
+    manifest = json.loads((first_build / "manifest.json").read_text())
+    assert manifest["config"]["dedup"]["minhash"]["seed"] == 42
+
+
+def _digest(out: Path) -> str:
+    h = hashlib.sha256()
+    for table in ("documents", "removed", "index"):
+        for part in sorted((out / table).glob("part-*")):
+            h.update(part.read_bytes())
+    return h.hexdigest()
+
+
+def test_repeated_runs_write_identical_files(first_build, corpus, tmp_path):
+    again = tmp_path / "again"
+    assert _run(CONFIG, again, corpus[0]) == 0
+    assert _digest(again) == _digest(first_build)
+
+
+def test_datasketch_backend_gives_the_same_result(first_build, corpus, tmp_path):
+    config = tmp_path / "ds.yaml"
+    config.write_text("dedup:\n  minhash:\n    signature_backend: datasketch\n")
+    out = tmp_path / "ds"
+    assert _run(config, out, corpus[0]) == 0
+    assert _outputs(out)[1].keys() == _outputs(first_build)[1].keys()
+
+
+def test_later_build_removes_copies_of_earlier_documents(first_build, corpus, tmp_path):
+    _, docs = corpus
+    kept_before, _ = _outputs(first_build)
+    new = tmp_path / "new.jsonl"
+    survivor_a = next(k for k in ("a", "a1") if k in kept_before)
+    rows = {"a_again": _edit(docs["a"], 3, "n"), "c_copy": docs["c"], "fresh": _edit(docs["d"], 200, "f")}
+    new.write_text("".join(json.dumps({"id": k, "text": v}) + "\n" for k, v in rows.items()))
+    config = tmp_path / "incremental.yaml"
+    config.write_text(f"dedup:\n  earlier_indexes: [{first_build}]\n")
+    out = tmp_path / "build2"
+    assert _run(config, out, new) == 0
+    kept, removed = _outputs(out)
+    assert set(kept) == {"fresh"}
+    assert removed["c_copy"]["survivor_id"] == "c"
+    assert removed["a_again"]["survivor_id"] == survivor_a
+    assert all(dict(r["scores"])["dedup.earlier_build"] == 1.0 for r in removed.values())
+
+
+def test_earlier_build_with_other_minhash_settings_is_refused(first_build, corpus, tmp_path, capsys):
+    config = tmp_path / "mismatch.yaml"
+    config.write_text(f"dedup:\n  minhash: {{num_perm: 64}}\n  earlier_indexes: [{first_build}]\n")
+    out = tmp_path / "refused"
+    assert _run(config, out, corpus[0]) == 2
+    assert "used minhash.num_perm=128, this config has 64" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_corpus_without_duplicates_loses_nothing(corpus, tmp_path):
+    _, docs = corpus
+    unique = tmp_path / "unique.jsonl"
+    keys = ["a", "b", "c", "d", "word1", "word2", "zh1"]
+    unique.write_text("".join(json.dumps({"id": k, "text": docs[k]}) + "\n" for k in keys))
+    out = tmp_path / "unique"
+    assert _run(CONFIG, out, unique) == 0
+    kept, removed = _outputs(out)
+    assert set(kept) == set(keys) and removed == {}
+    assert all(r["cluster_size"] == 1 for r in kept.values())
+
+
+def test_curate_with_a_dedup_section(data_dir, tmp_path):
+    config = tmp_path / "curate.yaml"
+    config.write_text("langid:\n  languages: []\nfilters: []\npii: null\ndedup:\n  url: true\n")
+    out = tmp_path / "curated"
+    assert run_cli("curate", "--config", str(config), "--output", str(out),
+                   "--input", str(data_dir / "text")) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["accounting_ok"]
+    assert [s["filter"] for s in report["funnel"]][-3:] == ["url_dedup_v1", "exact_dedup_v1", "minhash_dedup_v1"]
+    assert report["removed_by_reason"]["dedup/minhash_dedup_v1/near_duplicate"] >= 3  # the data-juicer pairs
+    assert (out / "index" / "part-00000-of-00001.parquet").exists()

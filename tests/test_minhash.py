@@ -1,0 +1,154 @@
+"""MinHash, LSH parameters, candidate pairs and connected components, without Beam."""
+
+import random
+
+import numpy as np
+import pytest
+
+from filters import components
+from filters.dedup_keys import Rank, SurvivorRule, text_key, url_key
+from filters.minhash import (
+    ShingleSpec,
+    band_hashes,
+    candidate_probability,
+    jaccard,
+    optimal_bands,
+    shingles,
+    signatures,
+)
+from pipelines.dedup import find_candidates
+from schemas.records import Document
+
+TEXT = ("the quick brown fox jumps over the lazy dog while the farmer watches from the old wooden "
+        "fence and thinks about the harvest that will come when the autumn rains arrive in the valley")
+
+
+def test_numpy_and_datasketch_signatures_are_identical():
+    sets = [shingles(TEXT, "en", ShingleSpec()), shingles(TEXT[:60], "en", ShingleSpec()),
+            np.empty(0, dtype=np.uint32)]
+    a = signatures(sets, 128, 7, "numpy")
+    b = signatures(sets, 128, 7, "datasketch")
+    assert a.dtype == np.uint32 and a.shape == (3, 128)
+    assert (a == b).all()
+    assert (a[2] == np.iinfo(np.uint32).max).all()
+
+
+def test_signature_estimate_tracks_exact_jaccard():
+    words = TEXT.split() * 4
+    edited = list(words)
+    for i in range(0, len(edited), 25):
+        edited[i] = f"changed{i}"
+    sa, sb = shingles(" ".join(words), "en", ShingleSpec()), shingles(" ".join(edited), "en", ShingleSpec())
+    sig = signatures([sa, sb], 256, 1)
+    assert abs(float(np.mean(sig[0] == sig[1])) - jaccard(sa, sb)) < 0.1
+
+
+def test_shingles_edge_cases():
+    spec = ShingleSpec()
+    assert len(shingles("", "en", spec)) == 0
+    assert len(shingles("!!! ...", "en", spec)) == 0
+    assert len(shingles("hello", "en", spec)) == 1
+    assert (shingles("Hello, World again and again", "en", spec) == shingles("hello world again and again", "en",
+                                                                              spec)).all()
+    chars = shingles("abcdefgh", "en", ShingleSpec(kind="char", n=3))
+    assert len(chars) == 6
+
+
+def test_cjk_is_shingled_by_words_not_as_one_token():
+    zh = "我们今天去图书馆看书，然后一起吃晚饭，晚上回家以后继续学习数学和历史。"
+    assert len(shingles(zh, "zh", ShingleSpec(n=2))) > 5
+    assert len(shingles(zh, None, ShingleSpec(n=2))) > 5  # script recognised without a label
+    ja = "私は今日図書館に行きました。そして友達と一緒に晩ご飯を食べました。"
+    assert len(shingles(ja, "ja", ShingleSpec(n=2))) > 5
+
+
+def test_jaccard():
+    a = np.array([1, 2, 3, 4], dtype=np.uint32)
+    b = np.array([3, 4, 5], dtype=np.uint32)
+    assert jaccard(a, b) == 2 / 5
+    assert jaccard(a[:0], b[:0]) == 1.0
+
+
+def test_bands_derived_for_recall():
+    bands, rows = optimal_bands(0.8, 128, 0.05, 0.95)
+    assert bands * rows <= 128
+    assert candidate_probability(0.85, bands, rows) > 0.99
+    assert candidate_probability(0.3, bands, rows) < 0.01
+    assert optimal_bands(0.8, 128, 0.5, 0.5)[1] > rows  # balanced weights trade recall for precision
+
+
+def test_band_hashes_differ_between_bands_for_equal_values():
+    sig = np.zeros((1, 8), dtype=np.uint32)
+    h = band_hashes(sig, 4, 2)
+    assert len(set(h[0].tolist())) == 4
+
+
+def _rank(doc_id, earlier=1):
+    return Rank(earlier, 0.0, 0, doc_id, 1)
+
+
+def test_candidates_from_shared_buckets_only():
+    a, b, c, old = _rank("a"), _rank("b"), _rank("c"), _rank("old", earlier=0)
+    entries = [(0, 11, a), (0, 11, b), (1, 22, b), (1, 22, c), (0, 33, c), (2, 44, old), (2, 44, a)]
+    assert sorted(find_candidates(entries, 50)) == sorted([(a, b), (b, c), (old, a)])
+    # two earlier documents are never paired
+    assert list(find_candidates([(0, 1, _rank("x", 0)), (0, 1, _rank("y", 0))], 50)) == []
+
+
+def test_huge_buckets_pair_with_first_members_only():
+    members = [_rank(f"d{i:03d}") for i in range(100)]
+    pairs = list(find_candidates([(0, 5, m) for m in members], 3))
+    assert len(pairs) == 1 + 2 + 97 * 3  # members 1 and 2 pair with those before them, the rest with 3
+    assert all(a < b for a, b in pairs)
+
+
+def _components(edges, rounds=20):
+    directed = set()
+    for u, v in edges:
+        directed |= {(u, v), (v, u)}
+    for _ in range(rounds):
+        stepped = set()
+        for u, v in components.large_star(components.adjacency(directed)):
+            stepped |= {(u, v), (v, u)}
+        again = set()
+        for u, v in components.small_star(components.adjacency(stepped)):
+            again |= {(u, v), (v, u)}
+        if again == directed:
+            break
+        directed = again
+    return dict(components.labels(components.adjacency(directed)))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_star_iteration_finds_connected_components(seed):
+    rnd = random.Random(seed)
+    n = rnd.randint(2, 80)
+    edges = [(rnd.randrange(n), rnd.randrange(n)) for _ in range(rnd.randint(1, 100))]
+    if seed % 3 == 0:  # long chains are the slow case
+        edges = [(i, i + 1) for i in range(n - 1)]
+        rnd.shuffle(edges)
+    parent = list(range(n))
+
+    def find(x):
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for u, v in edges:
+        ru, rv = find(u), find(v)
+        parent[max(ru, rv)] = min(ru, rv)
+    labels = _components(edges)
+    for u, label in labels.items():
+        assert label == min(w for w in range(n) if find(w) == find(u))
+
+
+def test_keys_and_survivor_rule():
+    assert text_key("Hello   World\n") == text_key("hello world")
+    assert text_key("hello world") != text_key("hello world!")
+    assert url_key("https://www.Example.com/a/?q=1#top") == url_key("http://example.com/a?q=1")
+    assert url_key(None) is None
+    short = Document(id="b", text="short", source="t", input_file="f", signals={"q": 0.9})
+    long = Document(id="a", text="a much longer text", source="t", input_file="f", signals={"q": 0.1})
+    assert SurvivorRule().rank(long) < SurvivorRule().rank(short)
+    assert SurvivorRule(quality_signal="q").rank(short) < SurvivorRule(quality_signal="q").rank(long)
+    assert SurvivorRule(prefer_longer=False).rank(short) < SurvivorRule(prefer_longer=False).rank(long)
