@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.dedup_corpus import make_corpus, write_jsonl  # noqa: E402
-from filters.minhash import ShingleSpec, band_hashes, jaccard, optimal_bands, shingles, signatures  # noqa: E402
 from filters.dedup_keys import Rank  # noqa: E402
+from filters.minhash import ShingleSpec, band_hashes, jaccard, optimal_bands, shingles, signatures  # noqa: E402
 from pipelines.dedup import find_candidates  # noqa: E402
 
 
@@ -78,8 +78,10 @@ def main() -> None:
     bh = band_hashes(sigs, bands, rows)
     index = {d["id"]: i for i, d in enumerate(docs)}
     ranks = [Rank(1, 0.0, 0, d["id"]) for d in docs]
-    entries = [(j, h, ranks[i]) for i in range(len(docs)) if len(sets[i]) for j, h in enumerate(bh[i].tolist())]
-    candidates = {tuple(sorted((index[a.id], index[b.id]))) for a, b in find_candidates(entries, 50)}
+    rows = [i for i in range(len(docs)) if len(sets[i])]
+    band = np.tile(np.arange(bands, dtype=np.uint16), len(rows))
+    pairs = find_candidates(band, bh[rows].reshape(-1), [ranks[i] for i in rows for _ in range(bands)], 50)
+    candidates = {tuple(sorted((index[a.id], index[b.id]))) for a, b in pairs}
     verified = {p for p in candidates if jaccard(sets[p[0]], sets[p[1]]) >= args.threshold}
     print(f"\nLSH {bands} bands x {rows} rows, {args.num_perm} permutations")
     print(f"corpusmill, candidates before verification: {score(candidates, truth)}")

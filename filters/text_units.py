@@ -74,13 +74,16 @@ def _tokenizer_keys() -> dict[str, str]:
 
 
 _UNSPACED_SAMPLE = regex.compile(r"(\p{Hiragana}|\p{Katakana})|(\p{Han})|(\p{Thai})")
+_UNSPACED_ANY = regex.compile(r"[\p{Hiragana}\p{Katakana}\p{Han}\p{Thai}]")
 UNSPACED_SHARE = 0.3  # of the first 2,000 characters; below it the text is mostly spaced words
 
 
 def guess_unspaced_language(text: str) -> str | None:
     """For text without a language label: ja, zh or th when that script dominates, else None."""
     sample = text[:2000]
-    if not sample:
+    if not sample or sample.isascii():
+        return None
+    if len(_UNSPACED_ANY.findall(sample)) < UNSPACED_SHARE * len(sample):
         return None
     kana = han = thai = 0
     for m in _UNSPACED_SAMPLE.finditer(sample):

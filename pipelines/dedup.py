@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import pickle
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -43,11 +44,22 @@ def partition_of(doc_id: str, partitions: int) -> int:
     return int.from_bytes(digest, "big") % partitions
 
 
-def _chunks_by_partition(items: Iterable[tuple[int, object]]) -> Iterator[tuple[int, list]]:
+def _chunks_by_partition(items: Iterable[tuple[int, object]]) -> Iterator[tuple[int, bytes]]:
+    """Group items by partition into one pickled chunk each.
+
+    One pickle per chunk, because Beam's fallback coder would pickle every object inside a
+    list on its own: measured, that was the largest single cost of the near-dup shuffles.
+    """
     grouped: dict[int, list] = defaultdict(list)
     for part, item in items:
         grouped[part].append(item)
-    yield from grouped.items()
+    for part, group in grouped.items():
+        yield part, pickle.dumps(group, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _unpack(chunks: Iterable[bytes]) -> Iterator:
+    for chunk in chunks:
+        yield from pickle.loads(chunk)
 
 
 # --- exact and URL duplicates --------------------------------------------------------------
@@ -148,22 +160,23 @@ class _FingerprintFn(beam.DoFn):
         sets = [shingles(d.text, d.lang, self.spec) for d in batch]
         sigs = signatures(sets, cfg.num_perm, cfg.seed, cfg.signature_backend)
         bands = band_hashes(sigs, cfg.bands, cfg.rows)
-        band_items, store_items = [], []
+        store_items, ranks, rows = [], [], []
         for i, doc in enumerate(batch):
             yield doc.id, doc
             if not len(sets[i]):
                 continue  # no words, nothing to compare: it can only be an exact duplicate
             rank = self.rule.rank(doc, doc.cluster_size or 1)
+            ranks.append(rank)
+            rows.append(i)
             yield beam.pvalue.TaggedOutput("fingerprints", (doc.id, Fingerprint(bands[i], sigs[i])))
             shingle_set = sets[i] if cfg.verify == "jaccard" else None
             store_items.append((partition_of(doc.id, cfg.partitions), (rank, shingle_set, sigs[i])))
-            for j, h in enumerate(bands[i].tolist()):
-                band_items.append((h % cfg.partitions, (j, h, rank)))
-        _count(f"{NEAR_FILTER}/fingerprinted", sum(1 for s in sets if len(s)))
-        for part, items in _chunks_by_partition(band_items):
-            yield beam.pvalue.TaggedOutput("bands", (part, items))
-        for part, items in _chunks_by_partition(store_items):
-            yield beam.pvalue.TaggedOutput("store", (part, items))
+        _count(f"{NEAR_FILTER}/fingerprinted", len(rows))
+        if rows:
+            for part, chunk in _band_chunks(bands[rows], ranks, cfg.partitions):
+                yield beam.pvalue.TaggedOutput("bands", (part, chunk))
+        for part, chunk in _chunks_by_partition(store_items):
+            yield beam.pvalue.TaggedOutput("store", (part, chunk))
 
 
 class _ReadIndexFn(beam.DoFn):
@@ -178,49 +191,71 @@ class _ReadIndexFn(beam.DoFn):
 
         with FileSystems.open(path, compression_type="uncompressed") as f:
             table = pq.read_table(f)
-        band_items, store_items = [], []
+        store_items, ranks, bands = [], [], []
         for row in table.to_pylist():
             rank = earlier_rank(row["id"])
+            ranks.append(rank)
+            bands.append(row["bands"])
             sig = np.asarray(row["signature"], dtype=np.uint32)
             store_items.append((partition_of(row["id"], self.partitions), (rank, None, sig)))
-            for j, h in enumerate(row["bands"]):
-                band_items.append((h % self.partitions, (j, h, rank)))
         _count(f"{NEAR_FILTER}/earlier_documents", table.num_rows)
-        for part, items in _chunks_by_partition(band_items):
-            yield beam.pvalue.TaggedOutput("bands", (part, items))
-        for part, items in _chunks_by_partition(store_items):
-            yield beam.pvalue.TaggedOutput("store", (part, items))
+        if ranks:
+            for part, chunk in _band_chunks(np.asarray(bands, dtype=np.uint64), ranks, self.partitions):
+                yield beam.pvalue.TaggedOutput("bands", (part, chunk))
+        for part, chunk in _chunks_by_partition(store_items):
+            yield beam.pvalue.TaggedOutput("store", (part, chunk))
 
 
-def find_candidates(entries: list[tuple[int, int, Rank]], max_pairwise: int) -> Iterator[tuple[Rank, Rank]]:
-    """Pairs (a, b), a < b, of documents sharing a bucket (band, hash); earlier-earlier pairs are skipped.
+def find_candidates(band: np.ndarray, hashes: np.ndarray, ranks: list[Rank], max_pairwise: int
+                    ) -> Iterator[tuple[Rank, Rank]]:
+    """Pairs (a, b), a < b, of documents sharing a bucket (same band, same hash); earlier-earlier
+    pairs are skipped. Entry i is document ranks[i] in bucket (band[i], hashes[i]).
 
+    Buckets are found by one NumPy sort; only buckets with two or more members reach Python.
     A bucket larger than `max_pairwise` pairs each member with its first `max_pairwise`
     members by rank only: boilerplate pages can fill one bucket with thousands of
     documents, and all pairs of those would be quadratic.
     """
-    buckets: dict[tuple[int, int], list[Rank]] = defaultdict(list)
-    for band, h, rank in entries:
-        buckets[(band, h)].append(rank)
-    for members in buckets.values():
-        if len(members) < 2:
-            continue
-        members.sort()
+    if len(hashes) < 2:
+        return
+    order = np.lexsort((hashes, band))
+    b_sorted, h_sorted = band[order], hashes[order]
+    starts = np.flatnonzero(np.concatenate(([True], (b_sorted[1:] != b_sorted[:-1]) | (h_sorted[1:] != h_sorted[:-1]))))
+    ends = np.append(starts[1:], len(order))
+    for start, end in zip(starts[ends - starts >= 2].tolist(), ends[ends - starts >= 2].tolist(), strict=True):
+        members = sorted({ranks[i] for i in order[start:end].tolist()})
         for i, b in enumerate(members[1:], start=1):
             for a in members[: min(i, max_pairwise)]:
                 if a.earlier or b.earlier:
                     yield a, b
 
 
+def _band_chunks(bands: np.ndarray, ranks: list[Rank], partitions: int) -> Iterator[tuple[int, bytes]]:
+    """Band hashes of documents (rows) as one (band numbers, hashes, ranks) chunk per partition."""
+    doc_idx, band_idx = np.nonzero(np.ones(bands.shape, dtype=bool))
+    hashes = bands[doc_idx, band_idx]
+    parts = hashes % np.uint64(partitions)
+    order = np.argsort(parts, kind="stable")
+    parts_sorted = parts[order]
+    bounds = np.flatnonzero(np.concatenate(([True], parts_sorted[1:] != parts_sorted[:-1], [True])))
+    for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        sel = order[start:end]
+        chunk = (band_idx[sel].astype(np.uint16), hashes[sel], [ranks[i] for i in doc_idx[sel].tolist()])
+        yield int(parts_sorted[start]), pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL)
+
+
 class _FindCandidatesFn(beam.DoFn):
     def __init__(self, cfg: MinHashConfig):
         self.cfg = cfg
 
-    def process(self, keyed: tuple[int, Iterable[list]]) -> Iterator:
+    def process(self, keyed: tuple[int, Iterable[bytes]]) -> Iterator:
         _, chunks = keyed
-        entries = [e for chunk in chunks for e in chunk]
+        loaded = [pickle.loads(c) for c in chunks]
+        band = np.concatenate([c[0] for c in loaded])
+        hashes = np.concatenate([c[1] for c in loaded])
+        ranks = [r for c in loaded for r in c[2]]
         pairs = ((partition_of(a.id, self.cfg.partitions), (a, b))
-                 for a, b in find_candidates(entries, self.cfg.max_pairwise_bucket))
+                 for a, b in find_candidates(band, hashes, ranks, self.cfg.max_pairwise_bucket))
         yield from _chunks_by_partition(pairs)
 
 
@@ -232,8 +267,8 @@ class _AttachFirstFn(beam.DoFn):
 
     def process(self, keyed: tuple[int, dict]) -> Iterator:
         _, groups = keyed
-        store = {rank.id: (sh, sig) for chunk in groups["store"] for rank, sh, sig in chunk}
-        pairs = {pair for chunk in groups["pairs"] for pair in chunk}
+        store = {rank.id: (sh, sig) for rank, sh, sig in _unpack(groups["store"])}
+        pairs = set(_unpack(groups["pairs"]))
         _count(f"{NEAR_FILTER}/candidate_pairs", len(pairs))
         out = ((partition_of(b.id, self.partitions), (a, b, store[a.id])) for a, b in sorted(pairs))
         yield from _chunks_by_partition(out)
@@ -247,20 +282,19 @@ class _VerifyFn(beam.DoFn):
 
     def process(self, keyed: tuple[int, dict]) -> Iterator:
         _, groups = keyed
-        store = {rank.id: (sh, sig) for chunk in groups["store"] for rank, sh, sig in chunk}
+        store = {rank.id: (sh, sig) for rank, sh, sig in _unpack(groups["store"])}
         edges = []
-        for chunk in groups["half"]:
-            for a, b, (sh_a, sig_a) in chunk:
-                sh_b, sig_b = store[b.id]
-                if self.cfg.verify == "none":
-                    similar = True
-                elif self.cfg.verify == "jaccard" and sh_a is not None and sh_b is not None:
-                    similar = jaccard(sh_a, sh_b) >= self.cfg.threshold
-                else:
-                    similar = estimated_jaccard(sig_a, sig_b) >= self.cfg.threshold
-                if similar:
-                    edges += [(partition_of(a.id, self.cfg.partitions), (a, b)),
-                              (partition_of(b.id, self.cfg.partitions), (b, a))]
+        for a, b, (sh_a, sig_a) in _unpack(groups["half"]):
+            sh_b, sig_b = store[b.id]
+            if self.cfg.verify == "none":
+                similar = True
+            elif self.cfg.verify == "jaccard" and sh_a is not None and sh_b is not None:
+                similar = jaccard(sh_a, sh_b) >= self.cfg.threshold
+            else:
+                similar = estimated_jaccard(sig_a, sig_b) >= self.cfg.threshold
+            if similar:
+                edges += [(partition_of(a.id, self.cfg.partitions), (a, b)),
+                          (partition_of(b.id, self.cfg.partitions), (b, a))]
         _count(f"{NEAR_FILTER}/verified_pairs", len(edges) // 2)
         yield from _chunks_by_partition(edges)
 
@@ -268,7 +302,7 @@ class _VerifyFn(beam.DoFn):
 def _star_step(step):
     def run(keyed: tuple[int, Iterable[list]], partitions: int) -> Iterator:
         _, chunks = keyed
-        adj = components.adjacency(edge for chunk in chunks for edge in chunk)
+        adj = components.adjacency(_unpack(chunks))
         out = []
         for u, v in step(adj):
             out += [(partition_of(u.id, partitions), (u, v)), (partition_of(v.id, partitions), (v, u))]
@@ -284,7 +318,7 @@ _small_star = _star_step(components.small_star)
 def _label(keyed: tuple[int, Iterable[list]], partitions: int) -> Iterator:
     """Tell each label its members, and each node its own label (to check convergence)."""
     part, chunks = keyed
-    adj = components.adjacency(edge for chunk in chunks for edge in chunk)
+    adj = components.adjacency(_unpack(chunks))
     out = []
     for u, label in components.labels(adj):
         out.append((part, ("self", u, label)))
@@ -295,12 +329,11 @@ def _label(keyed: tuple[int, Iterable[list]], partitions: int) -> Iterator:
 def _assign(keyed: tuple[int, Iterable[list]]) -> Iterator:
     _, chunks = keyed
     own_label, members = {}, defaultdict(set)
-    for chunk in chunks:
-        for kind, a, b in chunk:
-            if kind == "self":
-                own_label[a] = b
-            else:
-                members[a].add(b)
+    for kind, a, b in _unpack(chunks):
+        if kind == "self":
+            own_label[a] = b
+        else:
+            members[a].add(b)
     for label in sorted(members):
         if own_label.get(label, label) != label:
             _count(f"{NEAR_FILTER}/unconverged_components")

@@ -83,21 +83,27 @@ def test_band_hashes_differ_between_bands_for_equal_values():
     assert len(set(h[0].tolist())) == 4
 
 
+def _candidates(entries, max_pairwise):
+    band = np.array([e[0] for e in entries], dtype=np.uint16)
+    hashes = np.array([e[1] for e in entries], dtype=np.uint64)
+    return find_candidates(band, hashes, [e[2] for e in entries], max_pairwise)
+
+
 def _rank(doc_id, earlier=1):
     return Rank(earlier, 0.0, 0, doc_id, 1)
 
 
 def test_candidates_from_shared_buckets_only():
     a, b, c, old = _rank("a"), _rank("b"), _rank("c"), _rank("old", earlier=0)
-    entries = [(0, 11, a), (0, 11, b), (1, 22, b), (1, 22, c), (0, 33, c), (2, 44, old), (2, 44, a)]
-    assert sorted(find_candidates(entries, 50)) == sorted([(a, b), (b, c), (old, a)])
+    entries = [(0, 11, a), (0, 11, b), (1, 22, b), (1, 22, c), (0, 33, c), (2, 44, old), (2, 44, a), (1, 11, c)]
+    assert sorted(_candidates(entries, 50)) == sorted([(a, b), (b, c), (old, a)])
     # two earlier documents are never paired
-    assert list(find_candidates([(0, 1, _rank("x", 0)), (0, 1, _rank("y", 0))], 50)) == []
+    assert list(_candidates([(0, 1, _rank("x", 0)), (0, 1, _rank("y", 0))], 50)) == []
 
 
 def test_huge_buckets_pair_with_first_members_only():
     members = [_rank(f"d{i:03d}") for i in range(100)]
-    pairs = list(find_candidates([(0, 5, m) for m in members], 3))
+    pairs = list(_candidates([(0, 5, m) for m in members], 3))
     assert len(pairs) == 1 + 2 + 97 * 3  # members 1 and 2 pair with those before them, the rest with 3
     assert all(a < b for a, b in pairs)
 
