@@ -1,8 +1,8 @@
 """One dedup peer end to end, run as its own process by bench/dedup_speed.py.
 
-    python bench/dedup_peers.py PEER CORPUS.jsonl WORKDIR
+    python bench/dedup_peers.py PEER CORPUS_FOLDER WORKDIR
 
-Each peer reads the JSONL corpus, computes 128-permutation MinHash signatures of word
+Each peer reads the JSONL files of the corpus folder, computes 128-permutation MinHash signatures of word
 5-gram shingles, finds near duplicates at Jaccard 0.8 with 16 bands x 8 rows, clusters
 them, writes the kept documents and writes WORKDIR/clusters.json ({id: cluster}) for the
 quality check. Peers: datatrove (its 4-stage MinHash pipeline), rensa, datasketch.
@@ -27,8 +27,11 @@ def _shingles(text: str) -> list[str]:
 
 
 def _read(corpus: Path) -> list[dict]:
-    with open(corpus, encoding="utf-8") as f:
-        return [json.loads(line) for line in f]
+    docs = []
+    for path in sorted(corpus.glob("*.jsonl")):
+        with open(path, encoding="utf-8") as f:
+            docs += [json.loads(line) for line in f]
+    return docs
 
 
 def _union_find(n: int, pairs) -> list[int]:
@@ -91,7 +94,7 @@ def run_datatrove(corpus: Path, work: Path) -> None:
     from datatrove.pipeline.writers import JsonlWriter
 
     config = MinhashConfig(n_grams=NGRAM, num_buckets=BANDS, hashes_per_bucket=ROWS, seed=SEED)
-    reader = JsonlReader(str(corpus.parent), glob_pattern=corpus.name)
+    reader = JsonlReader(str(corpus), glob_pattern="*.jsonl")
     logs, tasks = str(work / "logs"), 2
     LocalPipelineExecutor([reader, MinhashDedupSignature(str(work / "sigs"), config=config)],
                           tasks=tasks, workers=tasks, logging_dir=f"{logs}/1").run()

@@ -91,16 +91,14 @@ def shingle_words(text: str, lang: str | None) -> list[str]:
 def token_hashes(tokens: list[str]) -> np.ndarray:
     """Stable 32-bit xxHash of each token, through a process-wide cache (a dict lookup is 5x cheaper)."""
     table = _TOKEN_HASHES
-    try:
-        values = list(map(table.__getitem__, tokens))
-    except KeyError:
-        if len(table) > MAX_CACHED_TOKENS:
+    missing = set(tokens).difference(table)  # set operations run in C; a Python loop per token would not
+    if missing:
+        if len(table) + len(missing) > MAX_CACHED_TOKENS:
             table.clear()
-        for token in tokens:
-            if token not in table:
-                table[token] = xxhash.xxh32_intdigest(token.encode("utf-8"))
-        values = list(map(table.__getitem__, tokens))
-    return np.array(values, dtype=np.uint32)
+            missing = set(tokens)
+        for token in missing:
+            table[token] = xxhash.xxh32_intdigest(token.encode("utf-8"))
+    return np.array(list(map(table.__getitem__, tokens)), dtype=np.uint32)
 
 
 @cache
@@ -132,11 +130,13 @@ def signatures(shingle_sets: list[np.ndarray], num_perm: int, seed: int,
         nonempty = np.flatnonzero(lengths)
         if len(nonempty):
             hv = _fmix32(np.concatenate([chunk[i] for i in nonempty]))
+            # permutations x shingles, so each permutation's row is contiguous for the min-reduce
+            # (6x faster than the transposed layout, measured)
             with np.errstate(over="ignore"):
-                permuted = np.multiply(hv[:, None], a[None, :])
-                permuted += b
+                permuted = np.multiply(a[:, None], hv[None, :])
+                permuted += b[:, None]
             offsets = np.concatenate(([0], np.cumsum(lengths[nonempty])[:-1]))
-            out[start + nonempty] = np.minimum.reduceat(permuted, offsets, axis=0)
+            out[start + nonempty] = np.minimum.reduceat(permuted, offsets, axis=1).T
         start = stop
     return out
 

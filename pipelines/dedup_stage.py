@@ -1,6 +1,6 @@
 """The `dedup` stage: documents in (a curate output, JSONL or Parquet), duplicates removed.
 
-ReadRecords -> ToDocuments -> SpreadDocuments -> Dedup/Url -> Dedup/Exact -> Dedup/MinHash
+ReadRecords -> ToDocuments -> Dedup/Url -> Dedup/Exact -> Dedup/MinHash
 -> WriteDocuments / WriteRemoved / WriteErrors / WriteIndex.
 """
 
@@ -71,9 +71,10 @@ def build(pipeline: beam.Pipeline, config: DedupConfig, formats: dict[str, str],
             | "ListInputs" >> beam.Create(sorted(formats))
             | "ReadRecords" >> ReadRecords(formats, config.input.source, fields))
     # JSONL and Parquet records are text already; HTML (WARC input) is extracted with the defaults.
+    # No reshuffle here: fingerprints are computed where the files are read (inputs are usually many
+    # shards of a curate output), and every document already crosses one shuffle in the join by id.
     docs = read.records | "ToDocuments" >> ExtractText(HtmlExtractor())
-    spread = docs.docs | "SpreadDocuments" >> beam.Reshuffle()
-    kept, removed, index = spread | "Dedup" >> DedupDocuments(config.dedup, index_files)
+    kept, removed, index = docs.docs | "Dedup" >> DedupDocuments(config.dedup, index_files)
     write_outputs(kept, [read.removed, docs.removed, *removed], [read.errors, docs.errors], index, config.output,
                   out)
 
