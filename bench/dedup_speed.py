@@ -107,7 +107,8 @@ def main() -> None:
             results[peer] = (seconds, rss, hit / len(found) if found else 1.0, hit / len(truth) if truth else 1.0)
     print(f"{'peer':<12}{'seconds':>9}{'docs/s':>9}{'peak RSS MB':>13}{'precision':>11}{'recall':>8}")
     for peer, (seconds, rss, precision, recall) in results.items():
-        print(f"{peer:<12}{seconds:>9.1f}{len(docs) / seconds:>9.0f}{rss / 1024:>13.0f}{precision:>11.4f}{recall:>8.4f}")
+        print(f"{peer:<12}{seconds:>9.1f}{len(docs) / seconds:>9.0f}{rss / 1024:>13.0f}"
+              f"{precision:>11.4f}{recall:>8.4f}")
     if "corpusmill" in results:
         print()
         for peer, (seconds, *_rest) in results.items():

@@ -1,7 +1,10 @@
 """Arrow schemas round-trip, and configs fail with messages that name the field."""
 
+from pathlib import Path
+
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from pipelines.shards import write_rows
 from schemas.config import ConfigError, CurateConfig, load_config
@@ -59,3 +62,9 @@ def test_config_errors_name_the_problem(tmp_path, text, expected):
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.yaml", "curate")
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parent.parent / "configs").glob("*.yaml")))
+def test_shipped_configs_are_valid(path):
+    stage = yaml.safe_load(path.read_text())["stage"]
+    assert load_config(path, stage).stage == stage
