@@ -1,8 +1,8 @@
 """The `curate` stage: crawl files in, clean documents out, every input record accounted for.
 
 ReadRecords -> ExtractText -> SpreadDocuments -> IdentifyLanguage -> Filter/language_v1
--> Filter/<each quality filter> -> [Dedup/Url, Dedup/Exact, Dedup/MinHash] -> Filter/pii_redaction_v1
--> WriteDocuments (and WriteIndex with dedup),
+-> Filter/<each quality filter> -> Filter/pii_redaction_v1 -> [Dedup/Url, Dedup/Exact, Dedup/MinHash]
+-> WriteDocuments (written by Dedup/MinHash, with the index, when it runs),
 with every removal and error flattened into WriteRemoved / WriteErrors.
 """
 
@@ -15,7 +15,7 @@ from filters.extract import HtmlExtractor
 from filters.langid import LanguageFilter, LanguageIdentifier
 from pipelines.dedup import DedupDocuments
 from pipelines.dedup import step_order as dedup_steps
-from pipelines.dedup_stage import earlier_index_files, write_outputs
+from pipelines.dedup_stage import earlier_index_files, output_spec, write_outputs
 from pipelines.readers import STAGE as READ_STAGE
 from pipelines.readers import FieldMapping
 from pipelines.transforms import ApplyFilter, ExtractText, IdentifyLanguage, ReadRecords
@@ -37,8 +37,8 @@ def step_order(config: CurateConfig) -> list[tuple[str, str]]:
     """(stage, filter) of every step that can remove a record, in pipeline order, for the report."""
     steps = [(READ_STAGE, "warc_reader"), ("extract", config.extract.extractor), ("langid", "fasttext")]
     steps += [(STAGE, f.name) for f in quality_filters(config)]
-    steps += dedup_steps(config.dedup) if config.dedup else []
-    return steps + ([(STAGE, "pii_redaction_v1")] if config.pii else [])
+    steps += [(STAGE, "pii_redaction_v1")] if config.pii else []
+    return steps + (dedup_steps(config.dedup) if config.dedup else [])
 
 
 def tables(config: CurateConfig) -> dict[str, int]:
@@ -77,15 +77,17 @@ def build(pipeline: beam.Pipeline, config: CurateConfig, formats: dict[str, str]
         errors.append(result.errors)
         docs = result.docs
 
-    index = None
-    if config.dedup is not None:
-        docs, dropped, index = docs | "Dedup" >> DedupDocuments(config.dedup, earlier_index_files(config.dedup))
-        removed += dropped
-
+    # PII is redacted before dedup, so the duplicates compared are the texts that get published
+    # (and dedup can write the documents shards itself).
     if config.pii is not None:
         result = docs | "Filter/pii_redaction_v1" >> ApplyFilter(
             make_filter("pii_redaction_v1", config.pii.model_dump()), STAGE)
         errors.append(result.errors)
         docs = result.docs
 
-    write_outputs(docs, removed, errors, index, config.output, out)
+    if config.dedup is not None:
+        docs, dropped = docs | "Dedup" >> DedupDocuments(config.dedup, earlier_index_files(config.dedup),
+                                                         output_spec(config.output, out))
+        removed += dropped
+
+    write_outputs(docs, removed, errors, config.output, out)

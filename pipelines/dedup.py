@@ -17,7 +17,6 @@ component is also its survivor; every choice depends only on ids, texts and the 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import pickle
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -25,10 +24,12 @@ from dataclasses import dataclass
 
 import apache_beam as beam
 import numpy as np
+from apache_beam.io.filesystems import FileSystems
 
 from filters import components
 from filters.dedup_keys import Rank, SurvivorRule, earlier_rank, text_key, url_key
 from filters.minhash import ShingleSpec, band_hashes, estimated_jaccard, jaccard, shingles, signatures
+from pipelines.shards import shard_name, shard_of, write_rows
 from pipelines.transforms import REMOVED, _count
 from schemas.config import DedupSettings, MinHashConfig
 from schemas.records import Document, Removal
@@ -40,8 +41,7 @@ FINGERPRINT_BATCH = (256, 2048)  # documents per NumPy signature pass (min, max)
 
 def partition_of(doc_id: str, partitions: int) -> int:
     """A stable partition for an id (Python's hash() differs between processes)."""
-    digest = hashlib.blake2b(doc_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % partitions
+    return shard_of(doc_id, partitions)
 
 
 def _chunks_by_partition(items: Iterable[tuple[int, object]]) -> Iterator[tuple[int, bytes]]:
@@ -150,9 +150,10 @@ class IndexRow:
 class _FingerprintFn(beam.DoFn):
     """A batch of documents -> per-document fingerprints, band entries and store entries by partition."""
 
-    def __init__(self, cfg: MinHashConfig, rule: SurvivorRule):
+    def __init__(self, cfg: MinHashConfig, rule: SurvivorRule, num_shards: int):
         self.cfg = cfg
         self.rule = rule
+        self.num_shards = num_shards
         self.spec = ShingleSpec(cfg.shingle, cfg.ngram, cfg.lowercase)
 
     def process(self, batch: list[Document]) -> Iterator:
@@ -160,17 +161,22 @@ class _FingerprintFn(beam.DoFn):
         sets = [shingles(d.text, d.lang, self.spec) for d in batch]
         sigs = signatures(sets, cfg.num_perm, cfg.seed, cfg.signature_backend)
         bands = band_hashes(sigs, cfg.bands, cfg.rows)
-        store_items, ranks, rows = [], [], []
+        store_items, ranks, rows, by_shard = [], [], [], []
         for i, doc in enumerate(batch):
-            yield doc.id, doc
+            shard = shard_of(doc.id, self.num_shards)
             if not len(sets[i]):
-                continue  # no words, nothing to compare: it can only be an exact duplicate
+                # no words, nothing to compare: it can only be an exact duplicate
+                by_shard.append((shard, (doc, None)))
+                continue
+            by_shard.append((shard, (doc, Fingerprint(bands[i], sigs[i]))))
             rank = self.rule.rank(doc, doc.cluster_size or 1)
             ranks.append(rank)
             rows.append(i)
-            yield beam.pvalue.TaggedOutput("fingerprints", (doc.id, Fingerprint(bands[i], sigs[i])))
             shingle_set = sets[i] if cfg.verify == "jaccard" else None
             store_items.append((partition_of(doc.id, cfg.partitions), (rank, shingle_set, sigs[i])))
+        # documents travel in pickled chunks by output shard: one element per shard and batch
+        for shard, chunk in _chunks_by_partition(by_shard):
+            yield beam.pvalue.TaggedOutput("docs", (shard, chunk))
         _count(f"{NEAR_FILTER}/fingerprinted", len(rows))
         if rows:
             for part, chunk in _band_chunks(bands[rows], ranks, cfg.partitions):
@@ -326,7 +332,7 @@ def _label(keyed: tuple[int, Iterable[list]], partitions: int) -> Iterator:
     yield from _chunks_by_partition(out)
 
 
-def _assign(keyed: tuple[int, Iterable[list]]) -> Iterator:
+def _assign(keyed: tuple[int, Iterable[bytes]], num_shards: int) -> Iterator:
     _, chunks = keyed
     own_label, members = {}, defaultdict(set)
     for kind, a, b in _unpack(chunks):
@@ -334,6 +340,7 @@ def _assign(keyed: tuple[int, Iterable[list]]) -> Iterator:
             own_label[a] = b
         else:
             members[a].add(b)
+    out = []
     for label in sorted(members):
         if own_label.get(label, label) != label:
             _count(f"{NEAR_FILTER}/unconverged_components")
@@ -341,53 +348,76 @@ def _assign(keyed: tuple[int, Iterable[list]]) -> Iterator:
         size = sum(node.count for node in cluster)
         for node in sorted(cluster):
             if node.earlier:  # documents of earlier builds are not in this build's output
-                yield node.id, Assignment(label.id, size, label)
+                out.append((shard_of(node.id, num_shards), (node.id, Assignment(label.id, size, label))))
+    yield from _chunks_by_partition(out)
 
 
-class _ApplyAssignmentsFn(beam.DoFn):
-    def __init__(self, write_index: bool):
+class _FinishShardFn(beam.DoFn):
+    """One output shard: apply the cluster assignments, write its documents (and index) shard,
+    and emit a removal per near duplicate. Writing here spares the documents a second shuffle."""
+
+    def __init__(self, out: str, num_shards: int, compression: str, write_index: bool):
+        self.out, self.num_shards, self.compression = out, num_shards, compression
         self.write_index = write_index
 
-    def process(self, keyed: tuple[str, dict]) -> Iterator:
-        doc_id, groups = keyed
-        docs, assignments, fps = groups["docs"], groups["assignments"], groups["fingerprints"]
-        if not docs:
-            return
-        doc = docs[0]
-        assignment = assignments[0] if assignments else None
-        if assignment is not None and assignment.survivor.id != doc_id:
-            earlier = assignment.survivor.earlier == 0
-            _count(f"{NEAR_FILTER}/removed.near_duplicate")
-            yield beam.pvalue.TaggedOutput(REMOVED, Removal(
-                doc.id, STAGE, NEAR_FILTER, "near_duplicate", doc.input_file, doc.input_offset, doc.url,
-                {"dedup.cluster_size": float(assignment.cluster_size), "dedup.earlier_build": float(earlier)},
-                survivor_id=assignment.survivor.id))
-            return
-        if assignment is not None:
-            doc = dataclasses.replace(doc, cluster_id=assignment.cluster_id, cluster_size=assignment.cluster_size)
-        else:
-            doc = dataclasses.replace(doc, cluster_id=doc.cluster_id or doc.id, cluster_size=doc.cluster_size or 1)
-        if self.write_index and fps:
-            yield beam.pvalue.TaggedOutput("index", IndexRow(doc.id, fps[0].bands, fps[0].signature))
-        yield doc
+    def process(self, keyed: tuple[int, dict]) -> Iterator:
+        shard, groups = keyed
+        assignments = dict(_unpack(groups["assignments"]))
+        kept, index = [], []
+        for doc, fingerprint in sorted(_unpack(groups["docs"]), key=lambda pair: pair[0].id):
+            assignment = assignments.get(doc.id)
+            if assignment is not None and assignment.survivor.id != doc.id:
+                earlier = assignment.survivor.earlier == 0
+                _count(f"{NEAR_FILTER}/removed.near_duplicate")
+                yield beam.pvalue.TaggedOutput(REMOVED, Removal(
+                    doc.id, STAGE, NEAR_FILTER, "near_duplicate", doc.input_file, doc.input_offset, doc.url,
+                    {"dedup.cluster_size": float(assignment.cluster_size), "dedup.earlier_build": float(earlier)},
+                    survivor_id=assignment.survivor.id))
+                continue
+            if assignment is not None:
+                doc = dataclasses.replace(doc, cluster_id=assignment.cluster_id,
+                                          cluster_size=assignment.cluster_size)
+            else:
+                doc = dataclasses.replace(doc, cluster_id=doc.cluster_id or doc.id,
+                                          cluster_size=doc.cluster_size or 1)
+            kept.append(doc.to_row())
+            if self.write_index and fingerprint is not None:
+                index.append(IndexRow(doc.id, fingerprint.bands, fingerprint.signature).to_row())
+        path = FileSystems.join(self.out, shard_name("documents", shard, self.num_shards))
+        write_rows(path, "documents", kept, self.compression)
+        if self.write_index:
+            index_path = FileSystems.join(self.out, shard_name("index", shard, self.num_shards))
+            write_rows(index_path, "index", index, self.compression)
+        yield path
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """Where and how the documents (and index) shards are written."""
+
+    out: str
+    num_shards: int
+    compression: str
 
 
 class FindNearDuplicates(beam.PTransform):
-    """MinHash LSH near-duplicate removal; returns (kept docs, removed, index rows)."""
+    """MinHash LSH near-duplicate removal that also writes the documents and index shards;
+    returns the removals."""
 
     def __init__(self, cfg: MinHashConfig, rule: SurvivorRule, earlier_index_files: list[str],
-                 write_index: bool):
+                 write_index: bool, output: OutputSpec):
         super().__init__()
         self.cfg, self.rule = cfg, rule
         self.earlier_index_files = earlier_index_files
         self.write_index = write_index
+        self.output = output
 
     def expand(self, docs):
-        cfg, parts = self.cfg, self.cfg.partitions
+        cfg, parts, output = self.cfg, self.cfg.partitions, self.output
         fp = (docs
               | "Batch" >> beam.BatchElements(*FINGERPRINT_BATCH)
-              | "Fingerprint" >> beam.ParDo(_FingerprintFn(cfg, self.rule)).with_outputs(
-                  "fingerprints", "bands", "store", main="docs"))
+              | "Fingerprint" >> beam.ParDo(_FingerprintFn(cfg, self.rule, output.num_shards)).with_outputs(
+                  "docs", "bands", "store"))
         bands, store = [fp.bands], [fp.store]
         if self.earlier_index_files:
             earlier = (docs.pipeline | "ListEarlierIndexes" >> beam.Create(self.earlier_index_files)
@@ -410,21 +440,28 @@ class FindNearDuplicates(beam.PTransform):
                      | f"SmallStar{i}/Step" >> beam.FlatMap(_small_star, parts))
         assignments = (edges
                        | "Label/Group" >> beam.GroupByKey() | "Label/Step" >> beam.FlatMap(_label, parts)
-                       | "Assign/Group" >> beam.GroupByKey() | "Assign/Step" >> beam.FlatMap(_assign))
-        result = ({"docs": fp.docs, "assignments": assignments, "fingerprints": fp.fingerprints}
-                  | "JoinById" >> beam.CoGroupByKey()
-                  | "ApplyAssignments" >> beam.ParDo(_ApplyAssignmentsFn(self.write_index)).with_outputs(
-                      REMOVED, "index", main="docs"))
-        return result.docs, result[REMOVED], result.index
+                       | "Assign/Group" >> beam.GroupByKey()
+                       | "Assign/Step" >> beam.FlatMap(_assign, output.num_shards))
+        result = ({"docs": fp.docs, "assignments": assignments}
+                  | "JoinByShard" >> beam.CoGroupByKey()
+                  | "FinishShards" >> beam.ParDo(_FinishShardFn(
+                      output.out, output.num_shards, output.compression, self.write_index)).with_outputs(
+                      REMOVED, main="written"))
+        return result[REMOVED]
 
 
 class DedupDocuments(beam.PTransform):
-    """URL, exact and near-duplicate removal in that order; returns (docs, removed, index rows)."""
+    """URL, exact and near-duplicate removal in that order; returns (docs, removed).
 
-    def __init__(self, settings: DedupSettings, earlier_index_files: list[str]):
+    With MinHash on, the near-duplicate step writes the documents (and index) shards itself
+    and `docs` is None; otherwise the caller writes the returned documents.
+    """
+
+    def __init__(self, settings: DedupSettings, earlier_index_files: list[str], output: OutputSpec):
         super().__init__()
         self.settings = settings
         self.earlier_index_files = earlier_index_files
+        self.output = output
 
     def expand(self, docs):
         s = self.settings
@@ -436,12 +473,11 @@ class DedupDocuments(beam.PTransform):
         if s.exact:
             docs, dropped = docs | "Dedup/Exact" >> DropDuplicatesByKey("exact", rule)
             removed.append(dropped)
-        index = None
         if s.minhash.enabled:
-            docs, dropped, index = docs | "Dedup/MinHash" >> FindNearDuplicates(
-                s.minhash, rule, self.earlier_index_files, s.write_index)
-            removed.append(dropped)
-        return docs, removed, index
+            removed.append(docs | "Dedup/MinHash" >> FindNearDuplicates(
+                s.minhash, rule, self.earlier_index_files, s.write_index, self.output))
+            docs = None
+        return docs, removed
 
 
 def step_order(settings: DedupSettings) -> list[tuple[str, str]]:

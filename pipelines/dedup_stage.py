@@ -12,7 +12,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from filters.extract import HtmlExtractor
-from pipelines.dedup import DedupDocuments
+from pipelines.dedup import DedupDocuments, OutputSpec
 from pipelines.dedup import step_order as dedup_steps
 from pipelines.errors import UsageError
 from pipelines.readers import STAGE as READ_STAGE
@@ -74,17 +74,19 @@ def build(pipeline: beam.Pipeline, config: DedupConfig, formats: dict[str, str],
     # No reshuffle here: fingerprints are computed where the files are read (inputs are usually many
     # shards of a curate output), and every document already crosses one shuffle in the join by id.
     docs = read.records | "ToDocuments" >> ExtractText(HtmlExtractor())
-    kept, removed, index = docs.docs | "Dedup" >> DedupDocuments(config.dedup, index_files)
-    write_outputs(kept, [read.removed, docs.removed, *removed], [read.errors, docs.errors], index, config.output,
-                  out)
+    kept, removed = docs.docs | "Dedup" >> DedupDocuments(config.dedup, index_files, output_spec(config.output, out))
+    write_outputs(kept, [read.removed, docs.removed, *removed], [read.errors, docs.errors], config.output, out)
 
 
-def write_outputs(docs, removed: list, errors: list, index, output, out: str) -> None:
-    """The four writers every stage ends with (index only when there is one)."""
+def output_spec(output, out: str) -> OutputSpec:
+    return OutputSpec(out, output.num_shards, output.compression)
+
+
+def write_outputs(docs, removed: list, errors: list, output, out: str) -> None:
+    """The writers every stage ends with; `docs` is None when the dedup step wrote them already."""
     n, compression = output.num_shards, output.compression
-    _ = docs | "WriteDocuments" >> WriteTable(out, "documents", n, compression)
+    if docs is not None:
+        _ = docs | "WriteDocuments" >> WriteTable(out, "documents", n, compression)
     _ = removed | "FlattenRemoved" >> beam.Flatten() | "WriteRemoved" >> WriteTable(out, "removed", n, compression)
     _ = errors | "FlattenErrors" >> beam.Flatten() | "WriteErrors" >> WriteTable(out, "errors", 1, compression)
-    if index is not None:
-        _ = index | "WriteIndex" >> WriteTable(out, "index", n, compression)
 

@@ -27,10 +27,15 @@ def sort_key(record) -> str:
     return record.sort_key
 
 
+def shard_of(key: str, num_shards: int) -> int:
+    """The shard (or partition) of a key: a stable hash, the same in every process and on every run."""
+    digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % num_shards
+
+
 def keyed_by_shard(record, num_shards: int) -> tuple[int, object]:
     """(shard index, record): a function of the record's key only, never of arrival order."""
-    digest = hashlib.blake2b(sort_key(record).encode("utf-8", "surrogatepass"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % num_shards, record
+    return shard_of(sort_key(record), num_shards), record
 
 
 def write_shard(folder: str, table: str, shard: int, num_shards: int, records: Iterable,
