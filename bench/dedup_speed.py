@@ -73,6 +73,20 @@ def corpusmill_clusters(out: Path) -> dict[str, str]:
     return clusters
 
 
+def signature_backends(docs: list[dict], n: int = 5000) -> None:
+    """Signatures alone, both interchangeable backends on the same shingles (one core)."""
+    import time
+
+    from filters.minhash import signatures
+
+    sets = [shingles(d["text"], None, ShingleSpec()) for d in docs[:n]]
+    for backend in ("numpy", "datasketch"):
+        started = time.perf_counter()
+        signatures(sets, 128, 42, backend)
+        print(f"signatures, {backend:<10} backend: {n / (time.perf_counter() - started):>8.0f} docs/s (one core)")
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=50_000)
@@ -83,6 +97,7 @@ def main() -> None:
           f"average, from {where}; {os.cpu_count()} cores")
     truth = truth_pairs(docs, 0.8)
     print(f"ground truth: {len(truth)} pairs with exact Jaccard >= 0.8\n")
+    signature_backends(docs)
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench-dedup-") as tmp:
         work = Path(tmp)
