@@ -11,7 +11,6 @@ and is the faster one (bench/dedup_speed.py prints both).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Literal
@@ -46,13 +45,13 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
     return h
 
 
-def _combine_ngrams(token_hashes: np.ndarray, n: int) -> np.ndarray:
+def _combine_ngrams(hashes: np.ndarray, n: int) -> np.ndarray:
     """Hash of every window of `n` consecutive token hashes (a polynomial over uint64, folded to 32 bits)."""
-    if len(token_hashes) == 0:
+    if len(hashes) == 0:
         return np.empty(0, dtype=np.uint32)
-    if len(token_hashes) < n:
-        n = len(token_hashes)  # a text shorter than one shingle is one shingle
-    t = token_hashes.astype(np.uint64)
+    if len(hashes) < n:
+        n = len(hashes)  # a text shorter than one shingle is one shingle
+    t = hashes.astype(np.uint64)
     count = len(t) - n + 1
     acc = np.zeros(count, dtype=np.uint64)
     with np.errstate(over="ignore"):
@@ -69,23 +68,60 @@ def shingles(text: str, lang: str | None, spec: ShingleSpec) -> np.ndarray:
         collapsed = " ".join(text.split())
         codes = np.frombuffer(collapsed.encode("utf-32-le"), dtype=np.uint32)
         return np.unique(_combine_ngrams(_fmix32(codes), spec.n))
-    tokens = shingle_words(text, lang)
-    if not tokens:
+    if text_units.segmenter_for(lang, text) is None:
+        hashes = spaced_word_hashes(text)
+    else:
+        tokens = [w for w in text_units.words(text, lang) if any(c.isalnum() for c in w)]
+        hashes = token_hashes(tokens)
+    if not len(hashes):
         return np.empty(0, dtype=np.uint32)
-    return np.unique(_combine_ngrams(token_hashes(tokens), spec.n))
+    return np.unique(_combine_ngrams(hashes, spec.n))
 
 
-# Python's `re` is about 1.5x faster than `regex` here; \w is Unicode letters, digits and underscore.
-_WORD_CHARS = re.compile(r"\w+(?:['’.]\w+)*")
 _TOKEN_HASHES: dict[str, int] = {}
 MAX_CACHED_TOKENS = 2_000_000  # about 200 MB; word frequencies are Zipfian, so hits stay high
+_BYTE_PRIME = np.uint64(0x100000001B3)  # FNV-1 64-bit prime: odd, so invertible modulo 2^64
+_BYTE_PRIME_INV = np.uint64(pow(int(_BYTE_PRIME), -1, 1 << 64))
+# ASCII letters and digits are word bytes, other ASCII bytes separate words; bytes of non-ASCII
+# characters are word bytes, except those of the General Punctuation block (’ “ ” — …).
+_SEPARATOR = np.array([not (c < 128 and chr(c).isalnum()) and c < 128 for c in range(256)], dtype=bool)
+_POWERS = {"p": np.ones(1, dtype=np.uint64), "inv": np.ones(1, dtype=np.uint64)}
 
 
-def shingle_words(text: str, lang: str | None) -> list[str]:
-    """The words shingles are made of: punctuation dropped; unspaced scripts segmented into words."""
-    if text_units.segmenter_for(lang, text) is None:
-        return _WORD_CHARS.findall(text)
-    return [w for w in text_units.words(text, lang) if any(c.isalnum() for c in w)]
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """P^k and P^-k modulo 2^64 for k < n (cached, grown by doubling)."""
+    if len(_POWERS["p"]) < n:
+        size = max(n, 2 * len(_POWERS["p"]))
+        for key, base in (("p", _BYTE_PRIME), ("inv", _BYTE_PRIME_INV)):
+            steps = np.full(size, base, dtype=np.uint64)
+            steps[0] = 1
+            _POWERS[key] = np.cumprod(steps, dtype=np.uint64)
+    return _POWERS["p"], _POWERS["inv"]
+
+
+def spaced_word_hashes(text: str) -> np.ndarray:
+    """A 64-bit polynomial hash of every word of a text in a spaced script, in one NumPy pass.
+
+    The word of bytes s..e hashes to sum(b[k] * P^(e-1-k)), read off prefix sums of
+    b[k] * P^-k (arithmetic modulo 2^64): about 4x faster than a regex plus a hash per
+    word in Python, which was the largest cost of near-duplicate detection. Apostrophes
+    and periods split words here (don|t, u|s): the same everywhere, so similarities hold.
+    """
+    data = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    n = len(data)
+    if n == 0:
+        return np.empty(0, dtype=np.uint64)
+    word = ~_SEPARATOR[data]
+    if n > 2:
+        punct = np.flatnonzero((data[:-2] == 0xE2) & (data[1:-1] >= 0x80) & (data[1:-1] <= 0x81))
+        word[punct] = word[punct + 1] = word[punct + 2] = False
+    edges = np.diff(word.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    powers, inverse = _powers(n)
+    prefix = np.zeros(n + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        np.cumsum(data.astype(np.uint64) * inverse[:n], out=prefix[1:])
+        return powers[ends - 1] * (prefix[ends] - prefix[starts])
 
 
 def token_hashes(tokens: list[str]) -> np.ndarray:
