@@ -78,9 +78,9 @@ def main() -> None:
     bh = band_hashes(sigs, bands, rows)
     index = {d["id"]: i for i, d in enumerate(docs)}
     ranks = [Rank(1, 0.0, 0, d["id"]) for d in docs]
-    rows = [i for i in range(len(docs)) if len(sets[i])]
-    band = np.tile(np.arange(bands, dtype=np.uint16), len(rows))
-    pairs = find_candidates(band, bh[rows].reshape(-1), [ranks[i] for i in rows for _ in range(bands)], 50)
+    nonempty = [i for i in range(len(docs)) if len(sets[i])]
+    band = np.tile(np.arange(bands, dtype=np.uint16), len(nonempty))
+    pairs = find_candidates(band, bh[nonempty].reshape(-1), [ranks[i] for i in nonempty for _ in range(bands)], 50)
     candidates = {tuple(sorted((index[a.id], index[b.id]))) for a, b in pairs}
     verified = {p for p in candidates if jaccard(sets[p[0]], sets[p[1]]) >= args.threshold}
     print(f"\nLSH {bands} bands x {rows} rows, {args.num_perm} permutations")
