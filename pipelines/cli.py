@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # gRPC (Beam's worker channel) logs a line at every fork of an extraction helper process.
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    # Beam warns at import that the optional GCP client libraries are missing; they are only needed
+    # with the [gcp] extra, and the warning on every command reads like a fault.
+    logging.getLogger().addFilter(lambda record: "apitools not found" not in record.getMessage())
     # Heavy imports only after --help has had its chance to return.
     from pipelines.errors import UsageError
     from pipelines.launch import run_stage
