@@ -19,6 +19,8 @@ class Verdict:
     scores: dict[str, float] = field(default_factory=dict)
     # set by filters that rewrite the document they keep (C4 line removal, PII redaction)
     text: str | None = None
+    # what a drop matched, when a reason code is not enough (the benchmark item for contamination)
+    detail: str | None = None
 
     @classmethod
     def keep_(cls, **scores: float) -> Verdict:
@@ -29,8 +31,8 @@ class Verdict:
         return cls(True, None, scores, text)
 
     @classmethod
-    def drop(cls, reason: str, **scores: float) -> Verdict:
-        return cls(False, reason, scores)
+    def drop(cls, reason: str, detail: str | None = None, **scores: float) -> Verdict:
+        return cls(False, reason, scores, detail=detail)
 
 
 class Filter(Protocol):
@@ -69,7 +71,8 @@ def known_filters() -> list[str]:
 
 def filter_params(name: str) -> list[str]:
     """The parameter names a registered filter accepts."""
-    return [f.name for f in dataclasses.fields(_REGISTRY[name])]
+    # fields starting with "_" hold state built in setup(), never configuration
+    return [f.name for f in dataclasses.fields(_REGISTRY[name]) if not f.name.startswith("_")]
 
 
 def make_filter(name: str, params: dict[str, Any] | None = None) -> Filter:
@@ -91,4 +94,4 @@ def make_filter(name: str, params: dict[str, Any] | None = None) -> Filter:
 
 def _load_builtin_filters() -> None:
     # Importing the modules runs their @register decorators.
-    from filters import c4, fineweb, gopher, langid, pii  # noqa: F401
+    from filters import c4, decontam, fineweb, gopher, langid, pii  # noqa: F401

@@ -45,10 +45,10 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
     return h
 
 
-def _combine_ngrams(hashes: np.ndarray, n: int) -> np.ndarray:
-    """Hash of every window of `n` consecutive token hashes (a polynomial over uint64, folded to 32 bits)."""
+def ngram_hashes64(hashes: np.ndarray, n: int) -> np.ndarray:
+    """64-bit hash of every window of `n` consecutive token hashes (one window if there are fewer)."""
     if len(hashes) == 0:
-        return np.empty(0, dtype=np.uint32)
+        return np.empty(0, dtype=np.uint64)
     if len(hashes) < n:
         n = len(hashes)  # a text shorter than one shingle is one shingle
     t = hashes.astype(np.uint64)
@@ -57,6 +57,12 @@ def _combine_ngrams(hashes: np.ndarray, n: int) -> np.ndarray:
     with np.errstate(over="ignore"):
         for k in range(n):
             acc = acc * _POLY + t[k : k + count]
+    return acc
+
+
+def _combine_ngrams(hashes: np.ndarray, n: int) -> np.ndarray:
+    """n-gram hashes folded to the 32 bits MinHash works on."""
+    acc = ngram_hashes64(hashes, n)
     return (acc ^ (acc >> np.uint64(32))).astype(np.uint32)
 
 
@@ -65,9 +71,7 @@ def shingles(text: str, lang: str | None, spec: ShingleSpec) -> np.ndarray:
     if spec.lowercase:
         text = text.lower()
     if spec.kind == "char":
-        collapsed = " ".join(text.split())
-        codes = np.frombuffer(collapsed.encode("utf-32-le"), dtype=np.uint32)
-        return np.unique(_combine_ngrams(_fmix32(codes), spec.n))
+        return np.unique(_combine_ngrams(char_hashes(" ".join(text.split())), spec.n))
     if text_units.segmenter_for(lang, text) is None:
         hashes = spaced_word_hashes(text)
     else:
@@ -200,6 +204,11 @@ def band_hashes(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
             acc = acc * _POLY + banded[:, :, r] + np.uint64(1)
     # fold in the band number so equal values in different bands never share a bucket key
     return acc ^ (np.arange(bands, dtype=np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F))
+
+
+def char_hashes(text: str) -> np.ndarray:
+    """A hash per character (code point), for character n-grams."""
+    return _fmix32(np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32))
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:

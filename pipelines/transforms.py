@@ -196,7 +196,7 @@ class _ApplyFilterFn(beam.DoFn):
             _count(f"{name}/removed.{verdict.reason}")
             yield beam.pvalue.TaggedOutput(REMOVED, Removal(
                 doc.id, self.stage, name, verdict.reason or "unspecified", doc.input_file, doc.input_offset,
-                doc.url, dict(verdict.scores)))
+                doc.url, dict(verdict.scores), detail=verdict.detail))
             return
         _count(f"{name}/kept")
         signals = {**doc.signals, **verdict.scores}

@@ -87,6 +87,7 @@ class Removal:
     url: str | None = None
     scores: dict[str, float] = field(default_factory=dict)
     survivor_id: str | None = None
+    detail: str | None = None
 
     def to_row(self) -> dict:
         row = dataclasses.asdict(self)

@@ -46,6 +46,8 @@ REMOVED_SCHEMA = _versioned(
         pa.field("reason", pa.string(), nullable=False),
         pa.field("scores", _SCORES),
         pa.field("survivor_id", pa.string()),
+        # what the filter matched, when that is more than a number: e.g. the benchmark item
+        pa.field("detail", pa.string()),
         pa.field("input_file", pa.string(), nullable=False),
         pa.field("input_offset", pa.int64()),
     ],

@@ -167,3 +167,19 @@ def test_console_script_with_default_runner_gives_the_same_outputs(demo_build, t
     assert "inputs == kept + removed + errors OK" in done.stdout
     for table in ("documents", "removed", "errors"):
         assert _tree_digest(out, table) == _tree_digest(demo_build, table)
+
+
+def test_curate_removes_documents_that_quote_a_benchmark(tmp_path, data_dir):
+    question = json.loads((data_dir / "eval/gsm8k_test_head20.jsonl").read_text().splitlines()[3])["question"]
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(json.dumps({"id": "leak", "text": "Homework help thread. " + question}) + "\n"
+                    + json.dumps({"id": "clean", "text": "A quiet afternoon by the river with friends."}) + "\n")
+    config = tmp_path / "c.yaml"
+    config.write_text("langid:\n  enabled: false\npii: null\nfilters:\n  - name: decontamination_v1\n"
+                      f"    params: {{eval_files: [{data_dir / 'eval/gsm8k_test_head20.jsonl'}]}}\n")
+    out = tmp_path / "out"
+    assert run_cli("curate", "--config", str(config), "--output", str(out), "--input", str(docs)) == 0
+    removed = pq.read_table(out / "removed").to_pylist()
+    assert [(r["id"], r["reason"]) for r in removed] == [("leak", "contaminated")]
+    assert removed[0]["detail"].startswith("gsm8k_test_head20.jsonl#3: ")
+    assert [r["id"] for r in pq.read_table(out / "documents").to_pylist()] == ["clean"]

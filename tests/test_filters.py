@@ -1,4 +1,7 @@
-"""Quality rules, language ID and PII redaction on single documents, without Beam."""
+"""Quality rules, language ID, PII redaction and decontamination on single documents, without Beam."""
+
+import json
+from pathlib import Path
 
 import pytest
 
@@ -116,8 +119,9 @@ def test_language_filter_thresholds():
 
 
 def test_filters_are_deterministic():
+    required = {"decontamination_v1": {"eval_files": [str(EVAL / "gsm8k_test_head20.jsonl")]}}
     for name in known_filters():
-        f = make_filter(name)
+        f = make_filter(name, required.get(name))
         assert f(doc(GOOD)) == f(doc(GOOD))
 
 
@@ -132,3 +136,56 @@ def test_japanese_text_is_split_into_words():
     from filters import text_units
 
     assert len(text_units.words("私は今日図書館に行きました。", "ja")) > 5
+
+
+EVAL = Path(__file__).parent / "data" / "eval"
+
+
+def _decontam(**params):
+    files = [str(EVAL / "gsm8k_test_head20.jsonl"), str(EVAL / "cmath_test_head20.jsonl")]
+    return make_filter("decontamination_v1", {"eval_files": files, **params})
+
+
+def _first(name, key="question"):
+    return json.loads((EVAL / name).read_text().splitlines()[0])[key]
+
+
+def test_decontamination_drops_documents_quoting_a_benchmark_item():
+    question = _first("gsm8k_test_head20.jsonl")
+    verdict = _decontam()(doc("A forum post. " + question + " Can anyone help?"))
+    assert verdict.reason == "contaminated"
+    assert verdict.detail.startswith("gsm8k_test_head20.jsonl#0: Janet")
+    assert verdict.scores["decontam.matched_ngrams"] > 10
+
+
+def test_decontamination_keeps_documents_sharing_less_than_an_ngram():
+    words = _first("gsm8k_test_head20.jsonl").split()
+    nine_words = " ".join(words[1:10])  # one word short of a 10-gram ("Janet’s" would be two words)
+    assert _decontam()(doc(f"Quote: {nine_words}. The rest is about something else entirely.")).keep
+    assert _decontam()(doc(GOOD)).keep
+    assert not _decontam(ngram=9)(doc(f"Quote: {nine_words}. The rest is about something else.")).keep
+
+
+def test_decontamination_uses_characters_for_chinese():
+    question = _first("cmath_test_head20.jsonl")
+    verdict = _decontam()(doc("前言。" + question + "后记。", lang="zh"))
+    assert verdict.reason == "contaminated" and "cmath_test_head20.jsonl#0" in verdict.detail
+    assert _decontam()(doc("我们今天去图书馆看书，然后一起吃晚饭。", lang="zh")).keep
+
+
+def test_decontamination_config_errors(tmp_path):
+    with pytest.raises(ValueError, match="eval file not found"):
+        make_filter("decontamination_v1", {"eval_files": [str(tmp_path / "none.jsonl")]})
+    with pytest.raises(ValueError, match="eval_files is empty"):
+        make_filter("decontamination_v1", {"eval_files": []})
+    with pytest.raises(ValueError, match="has no parameter '_index'"):
+        make_filter("decontamination_v1", {"eval_files": [str(EVAL / "gsm8k_test_head20.jsonl")], "_index": {}})
+
+
+def test_decontamination_filter_survives_pickling():
+    import pickle
+
+    f = _decontam()
+    question = _first("gsm8k_test_head20.jsonl")
+    assert f(doc(question)).reason == "contaminated"
+    assert pickle.loads(pickle.dumps(f))(doc(question)).reason == "contaminated"
