@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO_OUT ?= out/demo
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean sandbox-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,15 @@ demo: $(STAMP)
 	rm -rf $(DEMO_OUT)
 	$(BIN)/corpusmill curate --config configs/curate.yaml --output $(DEMO_OUT)
 
-test: $(STAMP) lint
+test: $(STAMP) lint sandbox-deps
 	$(BIN)/pytest
+
+# The code sandbox (synth/sandbox.py) uses bubblewrap when it is installed; as root on Debian
+# this installs it, elsewhere the sandbox falls back to `unshare` and says so.
+sandbox-deps:
+	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { apt-get install -y -q bubblewrap >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && \
+	    apt-get install -y -q bubblewrap >/dev/null 2>&1; }; }; } || echo "note: bubblewrap not installed"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
