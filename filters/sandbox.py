@@ -1,4 +1,4 @@
-"""Run a text function in a helper process that is killed when one call takes too long.
+"""Run a function in a helper process that is killed when one call takes too long.
 
 The helper is started with `spawn`, not `fork`: Beam's SDK workers run gRPC and logging
 threads, and a forked child inherits their locks in whatever state they were; measured
@@ -24,8 +24,11 @@ class SandboxCallFailed(RuntimeError):
     """The function raised inside the helper; the message carries its class and text."""
 
 
-def _serve(conn: Connection, fn: Callable[[str], str]) -> None:
-    fn("<html><body><p>warm up</p></body></html>")
+WARM_UP = "<html><body><p>warm up</p></body></html>"
+
+
+def _serve(conn: Connection, fn: Callable) -> None:
+    fn(WARM_UP)
     conn.send(("ready", None))
     while True:
         try:
@@ -39,9 +42,12 @@ def _serve(conn: Connection, fn: Callable[[str], str]) -> None:
 
 
 class TimeLimitedCall:
-    """`call(arg)` runs `fn(arg)` in a spawned helper; TimeoutError after `timeout_s`, then a fresh helper."""
+    """`call(arg)` runs `fn(arg)` in a spawned helper; TimeoutError after `timeout_s`, then a fresh helper.
 
-    def __init__(self, fn: Callable[[str], str], timeout_s: float):
+    `fn` and `arg` must pickle; `fn` must accept the warm-up call `fn(WARM_UP)`.
+    """
+
+    def __init__(self, fn: Callable, timeout_s: float):
         self.fn = fn
         self.timeout_s = timeout_s
         self._proc = None
@@ -58,10 +64,14 @@ class TimeLimitedCall:
         child.close()
         if not self._conn.poll(START_TIMEOUT_S):
             self.close()
-            raise SandboxCrashed(f"extraction helper did not start within {START_TIMEOUT_S} s")
-        self._conn.recv()
+            raise SandboxCrashed(f"helper process did not start within {START_TIMEOUT_S} s")
+        try:
+            self._conn.recv()
+        except EOFError as err:
+            self.close()
+            raise SandboxCrashed("helper process died while starting (is the function importable?)") from err
 
-    def call(self, arg: str) -> str:
+    def call(self, arg):
         if self._proc is None or not self._proc.is_alive():
             self.close()
             self._start()
@@ -73,7 +83,7 @@ class TimeLimitedCall:
             status, value = self._conn.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError) as err:
             self.close()
-            raise SandboxCrashed(f"extraction helper died: {err!r}") from err
+            raise SandboxCrashed(f"helper process died: {err!r}") from err
         if status == "error":
             raise SandboxCallFailed(value)
         return value

@@ -40,7 +40,9 @@ class SandboxLimits:
     wall_s: float = 20.0
     memory_bytes: int = 1 << 30
     output_bytes: int = 1 << 20  # also the largest file the program may write
-    processes: int = 64
+    # Counted per user across all sandboxes, and a finished sandbox's processes take a moment
+    # to be released by the kernel: too low a value makes back-to-back runs fail to start.
+    processes: int = 256
 
 
 @dataclass(frozen=True)
@@ -82,10 +84,24 @@ def _command(workdir: str, python: str, script: str, limits: SandboxLimits, isol
     return rlimits + jail + [python, "-I", "-B", script]
 
 
+START_RETRIES = 20  # attempts when the kernel has not yet released an earlier sandbox's processes
+START_BACKOFF_S = 0.05
+
+
 def run_python(program: str, limits: SandboxLimits | None = None, python: str | None = None) -> SandboxResult:
     """Run `program` (Python source) in the sandbox and report how it ended."""
     limits = limits or SandboxLimits()
     python = python or default_python()
+    for attempt in range(START_RETRIES):
+        result = _run_once(program, limits, python)
+        if not (result.reason == "sandbox failed to start" and "Resource temporarily unavailable" in
+                result.output_tail):
+            return result
+        time.sleep(START_BACKOFF_S * (attempt + 1))
+    return result
+
+
+def _run_once(program: str, limits: SandboxLimits, python: str) -> SandboxResult:
     isolation = isolation_available()
     workdir = tempfile.mkdtemp(prefix="corpusmill-sandbox-")
     logdir = tempfile.mkdtemp(prefix="corpusmill-sandbox-log-")  # root-only: the program cannot see it
