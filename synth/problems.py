@@ -1,0 +1,89 @@
+"""Problem sets for synthesis and verification: GSM8K, MATH, MBPP, HumanEval and LeetCode records.
+
+The format is recognised from a record's fields, or given. Each record becomes a Problem
+with what a verifier needs: a reference answer (math) or a test program (code).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from synth.math_verifier import reference_answer
+
+ProblemFormat = Literal["gsm8k", "math", "mbpp", "humaneval", "leetcode"]
+FORMATS: tuple[str, ...] = ("gsm8k", "math", "mbpp", "humaneval", "leetcode")
+ID_FIELDS = ("id", "task_id", "problem_id", "idx", "unique_id")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem: the prompt shown to the model and what its answer is checked against."""
+
+    id: str
+    source: str
+    format: ProblemFormat
+    prompt: str
+    reference: str | None = None  # math: the gold final answer
+    tests: str | None = None  # code: test code run after the solution
+    setup: str | None = None  # code: run before the solution (MBPP test_setup_code)
+    stub: str | None = None  # code: the signature or class the solution continues (HumanEval, LeetCode)
+    entry_point: str | None = None
+
+    @property
+    def kind(self) -> Literal["math", "code"]:
+        return "math" if self.format in ("gsm8k", "math") else "code"
+
+
+def detect_format(row: dict) -> ProblemFormat | None:
+    """The problem format implied by a record's fields, or None."""
+    if "test_list" in row:
+        return "mbpp"
+    if "entry_point" in row and "test" in row:
+        return "humaneval"
+    if "prompt" in row and "Solution()" in str(row.get("test", "")):
+        return "leetcode"
+    if "question" in row and "####" in str(row.get("answer", "")):
+        return "gsm8k"
+    if "problem" in row and ("answer" in row or "solution" in row):
+        return "math"
+    return None
+
+
+def _field(row: dict, name: str, fmt: str) -> str:
+    value = row.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{fmt} problem needs a non-empty string field {name!r}")
+    return value
+
+
+def problem_from_row(row: dict, index: int, source: str, fmt: ProblemFormat | None = None) -> Problem:
+    """A Problem from one record; ValueError names the missing or malformed field."""
+    if not isinstance(row, dict):
+        raise ValueError(f"expected a JSON object, got {type(row).__name__}")
+    fmt = fmt or detect_format(row)
+    if fmt is None:
+        raise ValueError(f"cannot tell the problem format from fields {sorted(row)}; pass --format one of "
+                         + ", ".join(FORMATS))
+    own_id = next((row[k] for k in ID_FIELDS if row.get(k) not in (None, "")), None)
+    pid = str(own_id) if own_id is not None else f"{source}-{index}"
+    if fmt == "gsm8k":
+        return Problem(pid, source, fmt, _field(row, "question", fmt),
+                       reference=reference_answer(_field(row, "answer", fmt), "gsm8k"))
+    if fmt == "math":
+        answer = row.get("answer")
+        ref = str(answer) if answer not in (None, "") else reference_answer(_field(row, "solution", fmt), "math")
+        return Problem(pid, source, fmt, _field(row, "problem", fmt), reference=ref)
+    if fmt == "mbpp":
+        tests = row.get("test_list")
+        if not isinstance(tests, list) or not tests:
+            raise ValueError("mbpp problem needs a non-empty list field 'test_list'")
+        return Problem(pid, source, fmt, _field(row, "text", fmt), tests="\n".join(tests),
+                       setup=row.get("test_setup_code") or None)
+    if fmt == "humaneval":
+        entry = _field(row, "entry_point", fmt)
+        prompt = _field(row, "prompt", fmt)
+        return Problem(pid, source, fmt, prompt, tests=_field(row, "test", fmt) + f"\n\ncheck({entry})\n",
+                       stub=prompt, entry_point=entry)
+    prompt = _field(row, "prompt", fmt)
+    return Problem(pid, source, fmt, row.get("prompt_sft") or prompt, tests=_field(row, "test", fmt), stub=prompt)
