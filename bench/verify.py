@@ -26,8 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 
+from synth.code_verifier import verify_code  # noqa: E402
 from synth.math_verifier import MathVerifier, reference_answer  # noqa: E402
-from synth.sandbox import SandboxLimits, run_python  # noqa: E402
+from synth.problems import problem_from_row  # noqa: E402
+from synth.sandbox import SandboxLimits, isolation_available  # noqa: E402
 
 
 def _agreement(name: str, pairs: list[tuple[str, str]], labels: list[bool], verifier: MathVerifier) -> None:
@@ -70,10 +72,6 @@ def math_checks(verifier: MathVerifier, limit_gsm8k: int) -> None:
                [True] * len(rows), verifier)
 
 
-def _program(task: dict, code: str) -> str:
-    return "\n".join([task.get("test_setup_code") or "", code, *task["test_list"]]) + "\n"
-
-
 def _broken(task: dict) -> str:
     name = re.search(r"assert\s+(?:not\s+)?\(?\s*(?:set\()?(?:math\.isclose\()?([A-Za-z_]\w*)\s*\(",
                      task["test_list"][0])
@@ -82,20 +80,22 @@ def _broken(task: dict) -> str:
 
 def code_checks(limit: int) -> None:
     tasks = [json.loads(line) for line in (SHARED / "code/mbpp/mbpp.jsonl").read_text().splitlines()][:limit]
+    problems = [problem_from_row(t, i, "mbpp") for i, t in enumerate(tasks)]
     limits = SandboxLimits(cpu_s=10, wall_s=20)
     started = time.perf_counter()
     with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda t: run_python(_program(t, t["code"]), limits), tasks))
-        broken = list(pool.map(lambda t: run_python(_program(t, _broken(t)), limits), tasks))
+        pairs = list(zip(problems, tasks, strict=True))
+        results = list(pool.map(lambda pt: verify_code(pt[0], pt[1]["code"], limits), pairs))
+        broken = list(pool.map(lambda pt: verify_code(pt[0], _broken(pt[1]), limits), pairs))
     seconds = time.perf_counter() - started
-    passed = [t["task_id"] for t, r in zip(tasks, results, strict=True) if r.status == "pass"]
+    passed = [t["task_id"] for t, r in zip(tasks, results, strict=True) if r.passed]
     print(f"MBPP reference solutions: {len(passed)}/{len(tasks)} pass in the sandbox "
-          f"({results[0].isolation}); {2 * len(tasks) / seconds:.1f} sandbox runs/s on 2 workers")
+          f"({isolation_available()}); {2 * len(tasks) / seconds:.1f} sandbox runs/s on 2 workers")
     for t, r in zip(tasks, results, strict=True):
-        if r.status != "pass":
+        if not r.passed:
             last = r.output_tail.strip().splitlines()[-1:] or [""]
             print(f"   task {t['task_id']}: {r.status} {r.reason or ''} {last[0][:150]!r}")
-    still_pass = [t["task_id"] for t, r in zip(tasks, broken, strict=True) if r.status == "pass"]
+    still_pass = [t["task_id"] for t, r in zip(tasks, broken, strict=True) if r.passed]
     print(f"broken solutions (function replaced by one returning None): {len(tasks) - len(still_pass)}/"
           f"{len(tasks)} fail; still passing: {still_pass[:20]}")
 
