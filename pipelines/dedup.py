@@ -142,10 +142,6 @@ class IndexRow:
     def to_row(self) -> dict:
         return {"id": self.id, "bands": self.bands.tolist(), "signature": self.signature.tolist()}
 
-    @property
-    def sort_key(self) -> str:
-        return self.id
-
 
 class _FingerprintFn(beam.DoFn):
     """A batch of documents -> per-document fingerprints, band entries and store entries by partition."""

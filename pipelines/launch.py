@@ -21,7 +21,6 @@ from pipelines.errors import UsageError
 from pipelines.inputs import InputError, resolve_inputs
 from pipelines.options import pipeline_options
 from pipelines.transforms import NAMESPACE
-from schemas.config import ConfigError
 
 TABLES = ("documents", "removed", "errors", "index")
 
@@ -146,4 +145,3 @@ def _print_summary(stage: str, out: str, report: dict) -> None:
       f"(and report.json, manifest.json)\n")
 
 
-__all__ = ["ConfigError", "StageSpec", "UsageError", "run_stage"]
