@@ -27,6 +27,17 @@ def _parser() -> argparse.ArgumentParser:
         description="Read documents (a curate output, JSONL or Parquet), remove duplicates, write documents/ "
                     "with cluster_id and cluster_size, removed/ with the survivor of each duplicate, and "
                     "index/ for later builds.")
+    verify = stages.add_parser(
+        "verify", help="verify generations made elsewhere and write accepted ones as SFT data",
+        description="Check each generation (JSONL with problem_id and completion) against its problem "
+                    "(GSM8K, MATH, MBPP, HumanEval or LeetCode records): math answers with math-verify, code "
+                    "with its tests in the sandbox. Accepted samples go to documents/ (SFT messages) and "
+                    "sft.jsonl, rejected ones to removed/ with the reason.")
+    verify.add_argument("--problems", required=True, help="problem set, JSONL")
+    verify.add_argument("--generations", required=True, help="generations, JSONL with problem_id and completion")
+    verify.add_argument("--output", required=True, help="output folder")
+    verify.add_argument("--format", choices=["gsm8k", "math", "mbpp", "humaneval", "leetcode"],
+                        help="problem format; default: recognised from each record's fields")
     for sub, example in ((curate, "configs/curate.yaml"), (dedup, "configs/dedup.yaml")):
         sub.add_argument("--config", required=True, help=f"YAML config (see {example})")
         sub.add_argument("--output", required=True, help="output folder (local, gs://, s3://)")
@@ -60,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     from schemas.config import ConfigError, load_config
 
     try:
+        if args.stage == "verify":
+            from pipelines.verify_stage import run
+
+            return run(args.problems, args.generations, args.format, args.output, beam_args)
         config = load_config(args.config, args.stage)
         return run_stage(_stage_spec(args.stage), config, args.input, args.output, beam_args)
     except (ConfigError, UsageError) as err:

@@ -81,9 +81,9 @@ def run_stage(spec: StageSpec, config: BaseModel, inputs_override: list[str] | N
 
     result = pipeline.run()
     result.wait_until_finish()
-    counters = _counters(result)
+    counters = read_counters(result)
 
-    written = _complete_shards(out, spec.tables(config), config.output.compression)
+    written = complete_shards(out, spec.tables(config), config.output.compression)
     report = reports.build_report(out, counters, spec.step_order(config))
     reports.write_report(out, report, f"corpusmill {spec.name}")
     status = "complete" if report["accounting_ok"] else "failed_accounting"
@@ -100,7 +100,7 @@ def _langid_model(config: BaseModel) -> str | None:
     return langid.model_path or str(default_model_path())
 
 
-def _counters(result) -> dict[str, int]:
+def read_counters(result) -> dict[str, int]:
     counters: dict[str, int] = {}
     for c in result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]:
         value = c.committed if c.committed is not None else c.attempted
@@ -116,7 +116,7 @@ def _clear_partial_outputs(out: str) -> None:
             FileSystems.delete([m.path for m in matches])
 
 
-def _complete_shards(out: str, n_shards: dict[str, int], compression: str) -> dict[str, list[str]]:
+def complete_shards(out: str, n_shards: dict[str, int], compression: str) -> dict[str, list[str]]:
     """Write an empty shard for every shard no record went to, so the layout is always whole."""
     written: dict[str, list[str]] = {}
     for table, n in n_shards.items():

@@ -11,6 +11,7 @@ import html
 import json
 from collections import Counter
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from apache_beam.io.filesystems import FileSystems
@@ -20,8 +21,13 @@ CLUSTER_BINS = (1, 2, 3, 5, 10, 100, 1_000)
 
 
 def _table(out: str, name: str, columns: list[str]):
-    folder = FileSystems.join(out, name)
-    return ds.dataset(folder, format="parquet").to_table(columns=columns)
+    """The table's columns that exist (an SFT documents/ table has no `lang` or `cluster_size`)."""
+    dataset = ds.dataset(FileSystems.join(out, name), format="parquet")
+    table = dataset.to_table(columns=[c for c in columns if c in dataset.schema.names])
+    for column in columns:
+        if column not in table.schema.names:
+            table = table.append_column(column, pa.nulls(table.num_rows, pa.string()))
+    return table
 
 
 def build_report(out: str, counters: dict[str, int], step_order: list[tuple[str, str]]) -> dict:
@@ -45,7 +51,7 @@ def build_report(out: str, counters: dict[str, int], step_order: list[tuple[str,
                        "errors": step_errors, "out": out_count, "reasons": reasons})
         remaining = out_count
 
-    lengths = pc.utf8_length(docs["text"]).to_pylist() if kept else []
+    lengths = [n for n in pc.utf8_length(docs["text"]).to_pylist() if n is not None] if kept else []
     return {
         "inputs": inputs,
         "kept": kept,

@@ -39,17 +39,18 @@ def keyed_by_shard(record, num_shards: int) -> tuple[int, object]:
 
 
 def write_shard(folder: str, table: str, shard: int, num_shards: int, records: Iterable,
-                compression: str = "zstd") -> str:
+                compression: str = "zstd", schema: str | None = None) -> str:
     """Write one shard under a temporary name, then rename it into place; returns the final path."""
     rows = [r.to_row() for r in sorted(records, key=_full_key)]
     final = FileSystems.join(folder, shard_name(table, shard, num_shards))
-    write_rows(final, table, rows, compression)
+    write_rows(final, table, rows, compression, schema)
     return final
 
 
-def write_rows(final: str, table: str, rows: list[dict], compression: str = "zstd") -> None:
-    """Atomically write `rows` as a Parquet file with the table's schema."""
-    arrow = pa.Table.from_pylist(rows, schema=SCHEMAS[table])
+def write_rows(final: str, table: str, rows: list[dict], compression: str = "zstd", schema: str | None = None
+               ) -> None:
+    """Atomically write `rows` as a Parquet file with the schema named `schema` (default: the table's)."""
+    arrow = pa.Table.from_pylist(rows, schema=SCHEMAS[schema or table])
     tmp = f"{final}.tmp-{uuid.uuid4().hex}"
     with FileSystems.create(tmp) as out:
         pq.write_table(arrow, out, compression=None if compression == "none" else compression,

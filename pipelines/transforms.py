@@ -219,16 +219,17 @@ class ApplyFilter(beam.PTransform):
 
 
 class _WriteShardFn(beam.DoFn):
-    def __init__(self, folder: str, table: str, num_shards: int, compression: str):
+    def __init__(self, folder: str, table: str, num_shards: int, compression: str, schema: str | None):
         self.folder = folder
         self.table = table
         self.num_shards = num_shards
         self.compression = compression
+        self.schema = schema
 
     def process(self, keyed: tuple[int, Iterable]) -> Iterator[str]:
         shard, records = keyed
-        path = shards.write_shard(self.folder, self.table, shard, self.num_shards, records, self.compression)
-        yield path
+        yield shards.write_shard(self.folder, self.table, shard, self.num_shards, records, self.compression,
+                                 self.schema)
 
 
 class WriteTable(beam.PTransform):
@@ -239,12 +240,13 @@ class WriteTable(beam.PTransform):
     temporary name and renamed when complete.
     """
 
-    def __init__(self, folder: str, table: str, num_shards: int, compression: str):
+    def __init__(self, folder: str, table: str, num_shards: int, compression: str, schema: str | None = None):
         super().__init__()
         self.folder = folder
         self.table = table
         self.num_shards = num_shards
         self.compression = compression
+        self.schema = schema
 
     def expand(self, records):
         return (
@@ -252,5 +254,5 @@ class WriteTable(beam.PTransform):
             | "AssignShard" >> beam.Map(shards.keyed_by_shard, self.num_shards)
             | "GroupByShard" >> beam.GroupByKey()
             | "WriteShard" >> beam.ParDo(_WriteShardFn(self.folder, self.table, self.num_shards,
-                                                       self.compression))
+                                                       self.compression, self.schema))
         )

@@ -76,5 +76,28 @@ DEDUP_INDEX_SCHEMA = _versioned(
     ],
 )
 
-SCHEMAS = {"documents": DOCUMENT_SCHEMA, "removed": REMOVED_SCHEMA, "errors": ERROR_SCHEMA,
+# Verified samples for supervised fine-tuning: chat `messages` as TRL's SFTTrainer reads them,
+# plus where each sample came from and what the verifier said.
+SFT_SCHEMA = _versioned(
+    "sft",
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("problem_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("format", pa.string(), nullable=False),
+        pa.field("messages", pa.list_(pa.struct([pa.field("role", pa.string()), pa.field("content", pa.string())])),
+                 nullable=False),
+        pa.field("model", pa.string()),
+        pa.field("template_version", pa.string()),
+        pa.field("sampling", pa.string()),  # JSON of the sampling parameters, as given
+        pa.field("seed", pa.int64()),
+        pa.field("sample_index", pa.int64()),
+        pa.field("verifier", pa.string(), nullable=False),
+        pa.field("predicted", pa.string()),
+        pa.field("input_file", pa.string(), nullable=False),
+        pa.field("input_offset", pa.int64()),
+    ],
+)
+
+SCHEMAS = {"documents": DOCUMENT_SCHEMA, "sft": SFT_SCHEMA, "removed": REMOVED_SCHEMA, "errors": ERROR_SCHEMA,
            "index": DEDUP_INDEX_SCHEMA}

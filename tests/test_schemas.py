@@ -12,6 +12,16 @@ from schemas.records import Document, ErrorRecord, Removal
 from schemas.tables import SCHEMA_VERSION, SCHEMAS
 
 
+def test_sft_table_round_trips(tmp_path):
+    row = {"id": "s", "problem_id": "p", "source": "gsm8k", "format": "gsm8k",
+           "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
+           "model": "m", "template_version": "r1_v1", "sampling": '{"n": 4}', "seed": 1, "sample_index": 0,
+           "verifier": "math_verify_v1", "predicted": "4", "input_file": "g.jsonl", "input_offset": 0}
+    path = str(tmp_path / "sft.parquet")
+    write_rows(path, "documents", [row], schema="sft")
+    assert pq.read_table(path).to_pylist() == [row]
+
+
 @pytest.mark.parametrize("table,record", [
     ("documents", Document(id="a", text="hello", source="warc", input_file="f.warc.gz", input_offset=3,
                            url="http://x", lang="en", lang_score=0.9, signals={"gopher.word_count": 1.0})),

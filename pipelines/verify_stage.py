@@ -1,0 +1,206 @@
+"""`corpusmill verify`: check generations made elsewhere against their problems, with the same
+verifiers and trace checks as synthesis, and write accepted samples as SFT data.
+
+ReadProblems + ReadGenerations -> JoinByProblem -> Verify -> WriteDocuments (SFT schema,
+also sft.jsonl) / WriteRemoved / WriteErrors, with report.json proving
+generations == accepted + rejected + errors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from pipelines import manifest as manifests
+from pipelines import report as reports
+from pipelines.errors import UsageError
+from pipelines.launch import complete_shards, read_counters
+from pipelines.options import pipeline_options
+from pipelines.transforms import ERRORS, REMOVED, WriteTable, _count
+from schemas.records import ErrorRecord, Removal, stable_id
+from synth.code_verifier import verify_code
+from synth.math_verifier import MathVerifier
+from synth.problems import FORMATS, Problem, problem_from_row
+from synth.traces import format_problem
+
+STAGE = "verify"
+TABLES = {"documents": 1, "removed": 1, "errors": 1}
+
+
+def _jsonl_rows(path: str) -> Iterator[tuple[int, object | ValueError]]:
+    """(byte offset, parsed row or the ValueError) for each non-blank line."""
+    offset = 0
+    with FileSystems.open(path) as f:
+        for line in f:
+            start, offset = offset, offset + len(line)
+            if line.strip():
+                try:
+                    yield start, json.loads(line)
+                except ValueError as err:
+                    yield start, err
+
+
+class _ReadProblemsFn(beam.DoFn):
+    def __init__(self, fmt: str | None):
+        self.fmt = fmt
+
+    def process(self, path: str) -> Iterator:
+        source = os.path.basename(path).split(".")[0]
+        for index, (offset, row) in enumerate(_jsonl_rows(path)):
+            try:
+                if isinstance(row, ValueError):
+                    raise row
+                problem = problem_from_row(row, index, source, self.fmt)
+            except ValueError as err:
+                # a malformed problem is not a generation: it is reported, not counted as an input
+                _count("verify/bad_problems")
+                yield beam.pvalue.TaggedOutput("bad_problems", f"{path}@{offset}: {err}")
+                continue
+            yield problem.id, problem
+
+
+class _ReadGenerationsFn(beam.DoFn):
+    def process(self, path: str) -> Iterator:
+        for offset, row in _jsonl_rows(path):
+            _count("read/inputs")
+            if isinstance(row, ValueError) or not isinstance(row, dict) or not isinstance(row.get("completion"), str) \
+                    or row.get("problem_id") in (None, ""):
+                why = row if isinstance(row, ValueError) else "needs a JSON object with 'problem_id' and a string "\
+                                                             "'completion'"
+                yield beam.pvalue.TaggedOutput(ERRORS, ErrorRecord(path, "read", "MalformedRecord", str(why)[:500],
+                                                                   offset))
+                continue
+            yield str(row["problem_id"]), (path, offset, row)
+
+
+class _VerifyFn(beam.DoFn):
+    def __init__(self):
+        self.math = None
+
+    def setup(self) -> None:
+        self.math = MathVerifier(workers=1, timeout_s=10)
+
+    def teardown(self) -> None:
+        if self.math is not None:
+            self.math.close()
+
+    def process(self, keyed: tuple[str, dict]) -> Iterator:
+        problem_id, groups = keyed
+        problems: list[Problem] = list(groups["problems"])
+        for path, offset, row in sorted(groups["generations"], key=lambda g: (g[0], g[1])):
+            sample_id = stable_id(path, str(offset))
+            if not problems:
+                yield beam.pvalue.TaggedOutput(ERRORS, ErrorRecord(
+                    path, STAGE, "UnknownProblem", f"problem_id {problem_id!r} is in no problem file", offset,
+                    sample_id))
+                continue
+            problem = problems[0]
+            completion = row["completion"]
+            reason = format_problem(completion)
+            verifier, predicted, detail = ("trace_format", None, None)
+            if reason is None and problem.kind == "math":
+                verdict = self.math.verify(problem.reference or "", completion)
+                verifier, predicted, reason = "math_verify_v1", verdict.predicted, verdict.reason
+                detail = f"reference={problem.reference!r} predicted={predicted!r}"
+            elif reason is None:
+                verdict = verify_code(problem, completion)
+                verifier, reason = "code_tests_v1", verdict.reason
+                detail = verdict.output_tail[-300:] or None
+            if reason is not None:
+                _count(f"{verifier}/removed.{reason}")
+                yield beam.pvalue.TaggedOutput(REMOVED, Removal(
+                    sample_id, STAGE, verifier, reason, path, offset, None, {}, detail=detail))
+                continue
+            _count(f"{verifier}/kept")
+            yield SftSample(sample_id, problem, row, path, offset, verifier, predicted)
+
+
+class SftSample:
+    """An accepted generation as one row of the SFT table."""
+
+    def __init__(self, sample_id: str, problem: Problem, row: dict, path: str, offset: int, verifier: str,
+                 predicted: str | None):
+        self.id, self.problem, self.row = sample_id, problem, row
+        self.path, self.offset, self.verifier, self.predicted = path, offset, verifier, predicted
+
+    @property
+    def sort_key(self) -> str:
+        return self.id
+
+    def to_row(self) -> dict:
+        sampling = self.row.get("sampling")
+        seed, index = self.row.get("seed"), self.row.get("sample_index")
+        return {
+            "id": self.id, "problem_id": self.problem.id, "source": self.problem.source,
+            "format": self.problem.format,
+            "messages": [{"role": "user", "content": self.problem.prompt},
+                         {"role": "assistant", "content": self.row["completion"]}],
+            "model": self.row.get("model"), "template_version": self.row.get("template_version"),
+            "sampling": json.dumps(sampling, sort_keys=True) if sampling is not None else None,
+            "seed": seed if isinstance(seed, int) else None, "sample_index": index if isinstance(index, int) else None,
+            "verifier": self.verifier, "predicted": self.predicted,
+            "input_file": self.path, "input_offset": self.offset,
+        }
+
+
+def build(pipeline: beam.Pipeline, problems: str, generations: str, fmt: str | None, out: str):
+    """Wire the verify stage; returns the PCollection of bad-problem messages."""
+    read = (pipeline | "ListProblems" >> beam.Create([problems])
+            | "ReadProblems" >> beam.ParDo(_ReadProblemsFn(fmt)).with_outputs("bad_problems", main="problems"))
+    gens = (pipeline | "ListGenerations" >> beam.Create([generations])
+            | "ReadGenerations" >> beam.ParDo(_ReadGenerationsFn()).with_outputs(ERRORS, main="generations"))
+    verified = ({"problems": read.problems, "generations": gens.generations}
+                | "JoinByProblem" >> beam.CoGroupByKey()
+                | "Verify" >> beam.ParDo(_VerifyFn()).with_outputs(REMOVED, ERRORS, main="accepted"))
+    _ = verified.accepted | "WriteDocuments" >> WriteTable(out, "documents", 1, "zstd", schema="sft")
+    _ = verified[REMOVED] | "WriteRemoved" >> WriteTable(out, "removed", 1, "zstd")
+    _ = ((gens[ERRORS], verified[ERRORS]) | "FlattenErrors" >> beam.Flatten()
+         | "WriteErrors" >> WriteTable(out, "errors", 1, "zstd"))
+    return read.bad_problems
+
+
+def run(problems: str, generations: str, fmt: str | None, out: str, beam_args: list[str]) -> int:
+    """Validate arguments, run the pipeline, write report, manifest and sft.jsonl; returns the exit code."""
+    for label, path in (("--problems", problems), ("--generations", generations)):
+        if not FileSystems.exists(path):
+            raise UsageError(f"{label}: file not found: {path}")
+    if fmt is not None and fmt not in FORMATS:
+        raise UsageError(f"--format: unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    if os.path.isdir(out) and os.listdir(out) and not os.path.isfile(os.path.join(out, manifests.MANIFEST)):
+        raise UsageError(f"output folder {out!r} is not empty and holds no corpusmill build")
+    pipeline = beam.Pipeline(options=pipeline_options(beam_args))
+    build(pipeline, problems, generations, fmt, out)
+    base = {"stage": STAGE, "inputs": {"problems": problems, "generations": generations, "format": fmt},
+            "packages": manifests.package_versions(), "started": manifests.now()}
+    manifests.write_manifest(out, {**base, "status": "running"})
+    result = pipeline.run()
+    result.wait_until_finish()
+    counters = read_counters(result)
+    written = complete_shards(out, TABLES, "zstd")
+    report = reports.build_report(out, counters, [("read", "reader"), (STAGE, "trace_format"),
+                                                  (STAGE, "math_verify_v1"), (STAGE, "code_tests_v1")])
+    report["bad_problems"] = counters.get("verify/bad_problems", 0)
+    reports.write_report(out, report, "corpusmill verify")
+    _write_jsonl(out)
+    status = "complete" if report["accounting_ok"] else "failed_accounting"
+    manifests.write_manifest(out, {**base, "status": status, "finished": manifests.now(), "shards": written,
+                                   "counts": {k: report[k] for k in ("inputs", "kept", "removed", "errors")}})
+    sys.stdout.write(f"corpusmill verify: {report['inputs']} generations: accepted {report['kept']}, rejected "
+                     f"{report['removed']} {report['removed_by_reason']}, errors {report['errors']}; "
+                     f"bad problem records {report['bad_problems']}\noutputs: {out}/documents/ and {out}/sft.jsonl\n")
+    return 0 if report["accounting_ok"] else 1
+
+
+def _write_jsonl(out: str) -> None:
+    """The accepted samples also as JSONL (messages plus provenance), for trainers that read JSONL."""
+    import pyarrow.dataset as ds
+
+    table = ds.dataset(FileSystems.join(out, "documents"), format="parquet").to_table()
+    with FileSystems.create(FileSystems.join(out, "sft.jsonl")) as f:
+        for row in table.to_pylist():
+            f.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
