@@ -1,0 +1,88 @@
+"""The OpenAI-compatible backend against a local fake server: n, the n fallback, retries, failures."""
+
+import json
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from synth.openai_backend import GenerationFailed, OpenAICompatibleBackend, SamplingParams
+
+CALLS: Counter = Counter()
+
+
+class FakeServer(BaseHTTPRequestHandler):
+    """Behaviour chosen by the model name: ok, ignores-n, flaky, down, bad-request, slow, drops."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        model = body["model"]
+        CALLS[model] += 1
+        if model == "down" or (model == "flaky" and CALLS[model] <= 2):
+            return self._reply(503 if CALLS[model] % 2 else 429, {"error": "busy"})
+        if model == "bad-request":
+            return self._reply(400, {"error": "bad"})
+        if model == "slow":
+            time.sleep(2)
+        if model == "drops" and CALLS[model] == 1:
+            self.connection.close()
+            return None
+        n = 1 if model == "ignores-n" else body["n"]
+        user = body["messages"][-1]["content"]
+        choices = [{"index": i, "message": {"role": "assistant", "content": f"{user}|seed={body['seed']}|{i}"},
+                    "finish_reason": "stop"} for i in range(n)]
+        return self._reply(200, {"choices": choices})
+
+    def _reply(self, status, payload):
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeServer)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    httpd.shutdown()
+
+
+def _backend(url, model, max_retries=3):
+    return OpenAICompatibleBackend(url, model, concurrency=4, timeout_s=1, max_retries=max_retries, backoff_s=0.01)
+
+
+def _conversations(k):
+    return [[{"role": "user", "content": f"q{i}"}] for i in range(k)]
+
+
+def test_n_samples_per_problem_in_order(server):
+    out = _backend(server, "ok").generate(_conversations(5), SamplingParams(n=3, seed=10))
+    assert [len(samples) for samples in out] == [3] * 5
+    assert out[2][1].text == "q2|seed=10|1" and out[2][1].finish_reason == "stop"
+
+
+def test_servers_that_ignore_n_get_repeated_requests_with_distinct_seeds(server):
+    out = _backend(server, "ignores-n").generate(_conversations(2), SamplingParams(n=3, seed=5))
+    assert [s.text for s in out[0]] == ["q0|seed=5|0", "q0|seed=6|0", "q0|seed=7|0"]
+
+
+def test_retries_on_429_5xx_and_dropped_connections(server):
+    assert len(_backend(server, "flaky").generate(_conversations(1), SamplingParams(n=2))[0]) == 2
+    assert len(_backend(server, "drops").generate(_conversations(1), SamplingParams(n=1))[0]) == 1
+
+
+def test_failures_are_returned_not_raised(server):
+    down = _backend(server, "down").generate(_conversations(2), SamplingParams(n=1))
+    assert all(isinstance(r, GenerationFailed) and ("HTTP 503" in r.error or "HTTP 429" in r.error) for r in down)
+    bad = _backend(server, "bad-request").generate(_conversations(1), SamplingParams(n=1))[0]
+    assert isinstance(bad, GenerationFailed) and "HTTP 400" in bad.error
+    slow = _backend(server, "slow", max_retries=1).generate(_conversations(1), SamplingParams(n=1))[0]
+    assert isinstance(slow, GenerationFailed) and "Timeout" in slow.error
