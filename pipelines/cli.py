@@ -27,6 +27,13 @@ def _parser() -> argparse.ArgumentParser:
         description="Read documents (a curate output, JSONL or Parquet), remove duplicates, write documents/ "
                     "with cluster_id and cluster_size, removed/ with the survivor of each duplicate, and "
                     "index/ for later builds.")
+    synth = stages.add_parser(
+        "synth", help="sample reasoning traces from a model, keep verified ones, export SFT data",
+        description="Generate n samples per problem through the configured backend (cached as they arrive), "
+                    "verify them (math-verify, sandboxed tests, trace checks), keep up to k per problem and "
+                    "write SFT messages to documents/, rejected samples to removed/.")
+    synth.add_argument("--reverify", action="store_true",
+                       help="judge cached generations again with the current verifiers; generate nothing")
     verify = stages.add_parser(
         "verify", help="verify generations made elsewhere and write accepted ones as SFT data",
         description="Check each generation (JSONL with problem_id and completion) against its problem "
@@ -38,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--output", required=True, help="output folder")
     verify.add_argument("--format", choices=["gsm8k", "math", "mbpp", "humaneval", "leetcode"],
                         help="problem format; default: recognised from each record's fields")
-    for sub, example in ((curate, "configs/curate.yaml"), (dedup, "configs/dedup.yaml")):
+    for sub, example in ((curate, "configs/curate.yaml"), (dedup, "configs/dedup.yaml"),
+                         (synth, "configs/synth.yaml")):
         sub.add_argument("--config", required=True, help=f"YAML config (see {example})")
         sub.add_argument("--output", required=True, help="output folder (local, gs://, s3://)")
         sub.add_argument("--input", action="append", metavar="PATH_OR_GLOB",
@@ -46,14 +54,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _stage_spec(stage: str):
+def _stage_spec(args: argparse.Namespace):
+    from functools import partial
+
     from pipelines.launch import StageSpec
 
-    if stage == "curate":
+    if args.stage == "curate":
         from pipelines import curate as module
-    else:
+    elif args.stage == "dedup":
         from pipelines import dedup_stage as module
-    return StageSpec(stage, module.build, module.step_order, module.tables)
+    else:
+        from pipelines import synth_stage as module
+
+        return StageSpec(args.stage, partial(module.build, reverify=args.reverify), module.step_order, module.tables)
+    return StageSpec(args.stage, module.build, module.step_order, module.tables)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return run(args.problems, args.generations, args.format, args.output, beam_args)
         config = load_config(args.config, args.stage)
-        return run_stage(_stage_spec(args.stage), config, args.input, args.output, beam_args)
+        return run_stage(_stage_spec(args), config, args.input, args.output, beam_args)
     except (ConfigError, UsageError) as err:
         print(f"corpusmill {args.stage}: error: {err}", file=sys.stderr)
         return EXIT_USAGE

@@ -23,10 +23,9 @@ from pipelines.launch import complete_shards, read_counters
 from pipelines.options import pipeline_options
 from pipelines.transforms import ERRORS, REMOVED, WriteTable, _count
 from schemas.records import ErrorRecord, Removal, stable_id
-from synth.code_verifier import verify_code
+from synth.judge import judge
 from synth.math_verifier import MathVerifier
 from synth.problems import FORMATS, Problem, problem_from_row
-from synth.traces import format_problem
 
 STAGE = "verify"
 TABLES = {"documents": 1, "removed": 1, "errors": 1}
@@ -100,47 +99,39 @@ class _VerifyFn(beam.DoFn):
                     sample_id))
                 continue
             problem = problems[0]
-            completion = row["completion"]
-            reason = format_problem(completion)
-            verifier, predicted, detail = ("trace_format", None, None)
-            if reason is None and problem.kind == "math":
-                verdict = self.math.verify(problem.reference or "", completion)
-                verifier, predicted, reason = "math_verify_v1", verdict.predicted, verdict.reason
-                detail = f"reference={problem.reference!r} predicted={predicted!r}"
-            elif reason is None:
-                verdict = verify_code(problem, completion)
-                verifier, reason = "code_tests_v1", verdict.reason
-                detail = verdict.output_tail[-300:] or None
-            if reason is not None:
-                _count(f"{verifier}/removed.{reason}")
+            verdict = judge(problem, row["completion"], row.get("finish_reason"), self.math)
+            if verdict.reason is not None:
+                _count(f"{verdict.verifier}/removed.{verdict.reason}")
                 yield beam.pvalue.TaggedOutput(REMOVED, Removal(
-                    sample_id, STAGE, verifier, reason, path, offset, None, {}, detail=detail))
+                    sample_id, STAGE, verdict.verifier, verdict.reason, path, offset, None, {}, detail=verdict.detail))
                 continue
-            _count(f"{verifier}/kept")
-            yield SftSample(sample_id, problem, row, path, offset, verifier, predicted)
+            _count(f"{verdict.verifier}/kept")
+            provenance = {k: row.get(k) for k in ("model", "template_version", "sampling", "seed", "sample_index")}
+            yield SftSample(sample_id, problem, [{"role": "user", "content": problem.prompt}], row["completion"],
+                            provenance, path, offset, verdict.verifier, verdict.predicted)
 
 
 class SftSample:
-    """An accepted generation as one row of the SFT table."""
+    """An accepted sample as one row of the SFT table."""
 
-    def __init__(self, sample_id: str, problem: Problem, row: dict, path: str, offset: int, verifier: str,
-                 predicted: str | None):
-        self.id, self.problem, self.row = sample_id, problem, row
-        self.path, self.offset, self.verifier, self.predicted = path, offset, verifier, predicted
+    def __init__(self, sample_id: str, problem: Problem, prompt_messages: list[dict], completion: str,
+                 provenance: dict, path: str, offset: int | None, verifier: str, predicted: str | None):
+        self.id, self.problem, self.prompt_messages, self.completion = sample_id, problem, prompt_messages, completion
+        self.provenance, self.path, self.offset = provenance, path, offset
+        self.verifier, self.predicted = verifier, predicted
 
     @property
     def sort_key(self) -> str:
         return self.id
 
     def to_row(self) -> dict:
-        sampling = self.row.get("sampling")
-        seed, index = self.row.get("seed"), self.row.get("sample_index")
+        p = self.provenance
+        sampling, seed, index = p.get("sampling"), p.get("seed"), p.get("sample_index")
         return {
             "id": self.id, "problem_id": self.problem.id, "source": self.problem.source,
             "format": self.problem.format,
-            "messages": [{"role": "user", "content": self.problem.prompt},
-                         {"role": "assistant", "content": self.row["completion"]}],
-            "model": self.row.get("model"), "template_version": self.row.get("template_version"),
+            "messages": [*self.prompt_messages, {"role": "assistant", "content": self.completion}],
+            "model": p.get("model"), "template_version": p.get("template_version"),
             "sampling": json.dumps(sampling, sort_keys=True) if sampling is not None else None,
             "seed": seed if isinstance(seed, int) else None, "sample_index": index if isinstance(index, int) else None,
             "verifier": self.verifier, "predicted": self.predicted,

@@ -191,7 +191,59 @@ class DedupConfig(_Strict):
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-STAGE_MODELS: dict[str, type[BaseModel]] = {"curate": CurateConfig, "dedup": DedupConfig}
+class BackendConfig(_Strict):
+    """Where samples come from: an OpenAI-compatible server (vllm serve, SGLang, a hosted API)."""
+
+    kind: Literal["openai"] = "openai"
+    base_url: str = "http://127.0.0.1:8000/v1"
+    model: str = Field(..., description="the model name the server serves")
+    api_key_env: str | None = Field(None, description="environment variable holding the API key")
+    concurrency: int = Field(16, ge=1, le=4096)
+    timeout_s: float = Field(600, gt=0)
+    max_retries: int = Field(5, ge=0, le=100)
+
+
+class SamplingConfig(_Strict):
+    """Sampling parameters, recorded with every sample."""
+
+    n: int = Field(4, ge=1, le=1024)
+    temperature: float = Field(0.6, ge=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    max_tokens: int = Field(4096, ge=1)
+    seed: int = Field(0, ge=0)
+
+
+class SynthConfig(_Strict):
+    """The `synth` stage: problems in, verified reasoning traces out as SFT data."""
+
+    stage: Literal["synth"] = "synth"
+    input: InputConfig = Field(default_factory=InputConfig)
+    problem_format: Literal["auto", "gsm8k", "math", "mbpp", "humaneval", "leetcode"] = "auto"
+    template: str = "r1_v1"
+    backend: BackendConfig
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    keep_per_problem: int = Field(1, ge=1, description="verified samples kept per problem, at most")
+    min_pass_rate: float = Field(0.0, ge=0, le=1, description="drop problems solved less often than this")
+    max_pass_rate: float = Field(1.0, ge=0, le=1, description="drop problems solved more often than this")
+    eval_files: list[str] = Field(default_factory=list, description="decontaminate problems against these")
+    cache_dir: str | None = Field(None, description="generation cache; default OUTPUT/cache")
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @field_validator("template")
+    @classmethod
+    def _known_template(cls, name: str) -> str:
+        from synth.prompts import load_template
+
+        load_template(name)
+        return name
+
+    def config_hash(self) -> str:
+        """sha256 of the resolved config without input paths (those are recorded separately)."""
+        body = self.model_dump(mode="json", exclude={"input": {"paths"}})
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+STAGE_MODELS: dict[str, type[BaseModel]] = {"curate": CurateConfig, "dedup": DedupConfig, "synth": SynthConfig}
 
 
 def load_config(path: str | Path, stage: str) -> BaseModel:

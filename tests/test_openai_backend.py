@@ -34,8 +34,14 @@ class FakeServer(BaseHTTPRequestHandler):
             return None
         n = 1 if model == "ignores-n" else body["n"]
         user = body["messages"][-1]["content"]
-        choices = [{"index": i, "message": {"role": "assistant", "content": f"{user}|seed={body['seed']}|{i}"},
-                    "finish_reason": "stop"} for i in range(n)]
+        if model == "solver":  # right on even samples, wrong on odd ones; the answer is in the prompt
+            answer = user.split("[answer=", 1)[1].split("]", 1)[0]
+            texts = [f"<think>thinking</think>\nThe answer is \\boxed{{{answer if i % 2 == 0 else answer + '1'}}}."
+                     for i in range(n)]
+        else:
+            texts = [f"{user}|seed={body['seed']}|{i}" for i in range(n)]
+        choices = [{"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                   for i, text in enumerate(texts)]
         return self._reply(200, {"choices": choices})
 
     def _reply(self, status, payload):

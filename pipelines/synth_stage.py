@@ -1,0 +1,208 @@
+"""The `synth` stage: problems in, verified reasoning traces out as SFT data.
+
+ReadProblems -> [Filter/decontamination_v1] -> Batch -> Generate (cache first, then the backend)
+-> Judge (trace checks, math-verify or sandboxed tests) -> GroupByProblem -> Select (up to k
+verified per problem inside the pass-rate window) -> WriteDocuments (SFT) / WriteRemoved / WriteErrors.
+
+Every generation is cached as it arrives (synth/cache.py); `--reverify` re-judges cached
+generations without generating. A problem whose requests keep failing goes to errors/ and
+is generated again by the next run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import apache_beam as beam
+
+from filters.base import make_filter
+from pipelines.dedup_stage import write_outputs
+from pipelines.readers import STAGE as READ_STAGE
+from pipelines.transforms import ERRORS, REMOVED, _count
+from pipelines.verify_stage import SftSample, _jsonl_rows
+from schemas.config import SynthConfig
+from schemas.records import Document, ErrorRecord, Removal
+from synth.cache import CachedSample, GenerationCache, sample_key
+from synth.judge import judge
+from synth.math_verifier import MathVerifier
+from synth.openai_backend import GenerationFailed, OpenAICompatibleBackend, SamplingParams
+from synth.problems import Problem, problem_from_row
+from synth.prompts import load_template
+from synth.selection import select
+
+STAGE = "synth"
+GENERATE_BATCH = (4, 64)  # problems per backend call: the backend runs a batch's requests concurrently
+
+
+class _ReadProblemsFn(beam.DoFn):
+    def __init__(self, fmt: str | None):
+        self.fmt = fmt
+
+    def process(self, path: str) -> Iterator:
+        source = os.path.basename(path).split(".")[0]
+        for index, (offset, row) in enumerate(_jsonl_rows(path)):
+            try:
+                if isinstance(row, ValueError):
+                    raise row
+                problem = problem_from_row(row, index, source, self.fmt)
+            except ValueError as err:
+                _count("read/inputs")
+                yield beam.pvalue.TaggedOutput(ERRORS, ErrorRecord(path, READ_STAGE, "MalformedProblem",
+                                                                   str(err)[:500], offset))
+                continue
+            yield problem, path, offset
+
+
+class _DecontaminateFn(beam.DoFn):
+    def __init__(self, eval_files: list[str]):
+        self.filter = make_filter("decontamination_v1", {"eval_files": eval_files})
+
+    def setup(self) -> None:
+        self.filter.setup()
+
+    def process(self, item) -> Iterator:
+        problem, path, offset = item
+        verdict = self.filter(Document(id=problem.id, text=problem.prompt, source=problem.source, input_file=path))
+        if verdict.keep:
+            yield item
+            return
+        _count("read/inputs")
+        _count("decontamination_v1/removed.contaminated")
+        yield beam.pvalue.TaggedOutput(REMOVED, Removal(problem.id, STAGE, "decontamination_v1", "contaminated",
+                                                        path, offset, None, dict(verdict.scores),
+                                                        detail=verdict.detail))
+
+
+class _GenerateFn(beam.DoFn):
+    """A batch of problems -> every sample, from the cache when there, else from the backend."""
+
+    def __init__(self, config: SynthConfig, cache_dir: str, reverify: bool):
+        self.config, self.cache_dir, self.reverify = config, cache_dir, reverify
+
+    def setup(self) -> None:
+        c = self.config
+        self.template = load_template(c.template)
+        self.params = SamplingParams(**c.sampling.model_dump())
+        self.cache = GenerationCache(self.cache_dir)
+        api_key = os.environ.get(c.backend.api_key_env) if c.backend.api_key_env else None
+        self.backend = OpenAICompatibleBackend(c.backend.base_url, c.backend.model, api_key, c.backend.concurrency,
+                                               c.backend.timeout_s, c.backend.max_retries)
+
+    def process(self, batch: list) -> Iterator:
+        model, params, n = self.config.backend.model, self.params, self.params.n
+        cached = self.cache.load()
+        todo = []
+        for problem, path, offset in batch:
+            keys = [sample_key(problem.id, self.template.name, model, params, i) for i in range(n)]
+            have = [cached.get(k) for k in keys]
+            if all(have):
+                yield from self._emit(problem, path, offset, have)
+            elif self.reverify:
+                _count("read/inputs")
+                yield beam.pvalue.TaggedOutput(ERRORS, ErrorRecord(
+                    path, STAGE, "NotCached", f"--reverify: {sum(h is None for h in have)} of {n} samples of "
+                    f"problem {problem.id!r} are not in the cache", offset, problem.id))
+            else:
+                todo.append((problem, path, offset, keys))
+        if not todo:
+            return
+        results = self.backend.generate([self.template.messages(p) for p, *_ in todo], params)
+        for (problem, path, offset, keys), result in zip(todo, results, strict=True):
+            if isinstance(result, GenerationFailed):
+                _count("read/inputs")
+                yield beam.pvalue.TaggedOutput(ERRORS, ErrorRecord(path, STAGE, "GenerationFailed", result.error,
+                                                                   offset, problem.id))
+                continue
+            samples = [CachedSample(keys[g.index], problem.id, g.index, g.text, g.finish_reason) for g in result]
+            self.cache.add(samples)  # cached as it arrives: a crash after this loses nothing
+            yield from self._emit(problem, path, offset, samples)
+
+    def _emit(self, problem: Problem, path: str, offset: int, samples: list[CachedSample]) -> Iterator:
+        for sample in samples:
+            _count("read/inputs")
+            yield problem.id, (problem, path, offset, sample)
+
+
+class _JudgeFn(beam.DoFn):
+    def setup(self) -> None:
+        self.math = MathVerifier(workers=1, timeout_s=10)
+
+    def teardown(self) -> None:
+        self.math.close()
+
+    def process(self, keyed) -> Iterator:
+        problem_id, (problem, path, offset, sample) = keyed
+        yield problem_id, (problem, path, offset, sample, judge(problem, sample.text, sample.finish_reason, self.math))
+
+
+class _SelectFn(beam.DoFn):
+    def __init__(self, config: SynthConfig):
+        self.config = config
+
+    def process(self, keyed) -> Iterator:
+        _, items = keyed
+        items = sorted(items, key=lambda it: it[3].index)
+        c = self.config
+        rate, kept, not_kept = select({it[3].index: it[4].reason is None for it in items}, c.keep_per_problem,
+                                      c.min_pass_rate, c.max_pass_rate)
+        template = load_template(c.template)
+        provenance = {"model": c.backend.model, "template_version": c.template, "sampling": c.sampling.model_dump(),
+                      "seed": c.sampling.seed}
+        for problem, path, offset, sample, verdict in items:
+            sample_id = f"{problem.id}#{sample.index}"
+            reason = verdict.reason or not_kept.get(sample.index)
+            if reason is None and sample.index in kept:
+                _count(f"{verdict.verifier}/kept")
+                yield SftSample(sample_id, problem, template.messages(problem), sample.text,
+                                {**provenance, "sample_index": sample.index}, path, offset, verdict.verifier,
+                                verdict.predicted)
+                continue
+            step = "selection" if verdict.reason is None else verdict.verifier
+            _count(f"{step}/removed.{reason}")
+            yield beam.pvalue.TaggedOutput(REMOVED, Removal(
+                sample_id, STAGE, step, reason, path, offset, None, {"synth.pass_rate": rate},
+                detail=verdict.detail))
+
+
+def build(pipeline: beam.Pipeline, config: SynthConfig, formats: dict[str, str], out: str,
+          reverify: bool = False) -> None:
+    """Wire the synth stage into `pipeline`."""
+    fmt = None if config.problem_format == "auto" else config.problem_format
+    problems = (pipeline | "ListInputs" >> beam.Create(sorted(formats))
+                | "ReadProblems" >> beam.ParDo(_ReadProblemsFn(fmt)).with_outputs(ERRORS, main="problems"))
+    removed, errors, todo = [], [problems[ERRORS]], problems.problems
+    if config.eval_files:
+        clean = todo | "Filter/decontamination_v1" >> beam.ParDo(_DecontaminateFn(config.eval_files)).with_outputs(
+            REMOVED, main="clean")
+        removed.append(clean[REMOVED])
+        todo = clean.clean
+    cache_dir = config.cache_dir or os.path.join(out, "cache")
+    generated = (todo | "Batch" >> beam.BatchElements(*GENERATE_BATCH)
+                 | "Generate" >> beam.ParDo(_GenerateFn(config, cache_dir, reverify)).with_outputs(
+                     ERRORS, main="samples"))
+    errors.append(generated[ERRORS])
+    selected = (generated.samples | "Judge" >> beam.ParDo(_JudgeFn())
+                | "GroupByProblem" >> beam.GroupByKey()
+                | "Select" >> beam.ParDo(_SelectFn(config)).with_outputs(REMOVED, main="kept"))
+    removed.append(selected[REMOVED])
+    write_outputs(None, removed, errors, config.output, out)
+    _ = selected.kept | "WriteDocuments" >> _write_sft(out, config.output)
+
+
+def _write_sft(out: str, output):
+    from pipelines.transforms import WriteTable
+
+    return WriteTable(out, "documents", output.num_shards, output.compression, schema="sft")
+
+
+def tables(config: SynthConfig) -> dict[str, int]:
+    n = config.output.num_shards
+    return {"documents": n, "removed": n, "errors": 1}
+
+
+def step_order(config: SynthConfig) -> list[tuple[str, str]]:
+    steps = [(READ_STAGE, "reader")] + ([(STAGE, "decontamination_v1")] if config.eval_files else [])
+    return steps + [(STAGE, "trace_format"), (STAGE, "math_verify_v1"), (STAGE, "code_tests_v1"),
+                    (STAGE, "selection")]
+

@@ -1,0 +1,58 @@
+"""`corpusmill synth` end to end against a local OpenAI-compatible fake server."""
+
+import json
+
+import pyarrow.parquet as pq
+
+from tests.conftest import run_cli
+from tests.test_openai_backend import CALLS, server  # noqa: F401 - the fake server fixture
+
+
+def _setup(tmp_path, url, model="solver", extra=""):
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text("".join(json.dumps({"id": f"p{i}", "problem": f"[answer={i + 2}] What is {i} + 2?",
+                                            "answer": str(i + 2)}) + "\n" for i in range(3)) + "{broken\n")
+    config = tmp_path / "synth.yaml"
+    config.write_text(f"backend: {{base_url: '{url}', model: {model}, max_retries: 1, timeout_s: 5}}\n"
+                      f"sampling: {{n: 4}}\nkeep_per_problem: 1\ncache_dir: {tmp_path / 'cache'}\n{extra}")
+    return problems, config
+
+
+def test_samples_are_verified_selected_and_exported(tmp_path, server):  # noqa: F811
+    problems, config = _setup(tmp_path, server)
+    out = tmp_path / "out"
+    assert run_cli("synth", "--config", str(config), "--output", str(out), "--input", str(problems)) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert (report["inputs"], report["kept"], report["removed"], report["errors"]) == (13, 3, 9, 1)
+    assert report["removed_by_reason"] == {"synth/math_verify_v1/wrong_answer": 6,
+                                           "synth/selection/over_keep_limit": 3}
+    sft = pq.read_table(out / "documents").to_pylist()
+    assert sorted(r["id"] for r in sft) == ["p0#0", "p1#0", "p2#0"]
+    sample = sft[0]
+    assert sample["template_version"] == "r1_v1" and sample["model"] == "solver" and sample["sample_index"] == 0
+    assert [m["role"] for m in sample["messages"]] == ["user", "assistant"]
+    assert "<think>" in sample["messages"][0]["content"]  # the R1 template asked for it
+
+    # a re-run and --reverify read the cache: the server is not asked again
+    before = CALLS["solver"]
+    again = tmp_path / "again"
+    assert run_cli("synth", "--config", str(config), "--output", str(again), "--input", str(problems),
+                   "--reverify") == 0
+    assert CALLS["solver"] == before
+    assert json.loads((again / "report.json").read_text())["kept"] == 3
+
+
+def test_pass_rate_window_and_failed_backend(tmp_path, server):  # noqa: F811
+    problems, config = _setup(tmp_path, server, extra="min_pass_rate: 0.75\n")
+    out = tmp_path / "window"
+    assert run_cli("synth", "--config", str(config), "--output", str(out), "--input", str(problems)) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["kept"] == 0 and report["removed_by_reason"]["synth/selection/pass_rate_out_of_window"] == 6
+
+    (tmp_path / "down").mkdir()
+    problems, config = _setup(tmp_path / "down", server, model="down")
+    out = tmp_path / "down-out"
+    assert run_cli("synth", "--config", str(config), "--output", str(out), "--input", str(problems)) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["accounting_ok"] and report["kept"] == 0
+    assert report["errors_by_class"] == {"read/MalformedProblem": 1, "synth/GenerationFailed": 3}
