@@ -12,11 +12,13 @@ is generated again by the next run.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 
 import apache_beam as beam
 
 from filters.base import make_filter
+from filters.langid import LanguageIdentifier
 from pipelines.dedup_stage import write_outputs
 from pipelines.readers import STAGE as READ_STAGE
 from pipelines.transforms import ERRORS, REMOVED, _count
@@ -30,8 +32,10 @@ from synth.openai_backend import GenerationFailed, OpenAICompatibleBackend, Samp
 from synth.problems import Problem, problem_from_row
 from synth.prompts import load_template
 from synth.selection import select
+from synth.traces import TraceChecks
 
 STAGE = "synth"
+_PROSE_ONLY = re.compile(r"\$[^$]*\$|\\\[.*?\\\]|\\\(.*?\\\)|```.*?```|\\boxed\{[^}]*\}", re.DOTALL)
 GENERATE_BATCH = (4, 64)  # problems per backend call: the backend runs a batch's requests concurrently
 
 
@@ -125,15 +129,25 @@ class _GenerateFn(beam.DoFn):
 
 
 class _JudgeFn(beam.DoFn):
+    def __init__(self, config: SynthConfig):
+        self.checks = TraceChecks(**config.trace_checks.model_dump())
+
     def setup(self) -> None:
         self.math = MathVerifier(workers=1, timeout_s=10)
+        self.lid = LanguageIdentifier()
+        self.lid.setup()
 
     def teardown(self) -> None:
         self.math.close()
 
     def process(self, keyed) -> Iterator:
         problem_id, (problem, path, offset, sample) = keyed
-        yield problem_id, (problem, path, offset, sample, judge(problem, sample.text, sample.finish_reason, self.math))
+        verdict = judge(problem, sample.text, sample.finish_reason, self.math, self.checks, self._identify)
+        yield problem_id, (problem, path, offset, sample, verdict)
+
+    def _identify(self, text: str) -> tuple[str, float]:
+        # LaTeX and code say little about the language a trace is written in
+        return self.lid.identify(_PROSE_ONLY.sub(" ", text))
 
 
 class _SelectFn(beam.DoFn):
@@ -182,7 +196,7 @@ def build(pipeline: beam.Pipeline, config: SynthConfig, formats: dict[str, str],
                  | "Generate" >> beam.ParDo(_GenerateFn(config, cache_dir, reverify)).with_outputs(
                      ERRORS, main="samples"))
     errors.append(generated[ERRORS])
-    selected = (generated.samples | "Judge" >> beam.ParDo(_JudgeFn())
+    selected = (generated.samples | "Judge" >> beam.ParDo(_JudgeFn(config))
                 | "GroupByProblem" >> beam.GroupByKey()
                 | "Select" >> beam.ParDo(_SelectFn(config)).with_outputs(REMOVED, main="kept"))
     removed.append(selected[REMOVED])

@@ -213,6 +213,15 @@ class SamplingConfig(_Strict):
     seed: int = Field(0, ge=0)
 
 
+class TraceChecksConfig(_Strict):
+    """R1's filters on traces: length, language mixing, degenerate repetition."""
+
+    max_chars: int = Field(64_000, ge=1)
+    language_consistency: bool = True
+    min_lid_score: float = Field(0.5, ge=0, le=1)
+    max_duplicate_10gram_frac: float = Field(0.3, gt=0, le=1)
+
+
 class SynthConfig(_Strict):
     """The `synth` stage: problems in, verified reasoning traces out as SFT data."""
 
@@ -222,6 +231,7 @@ class SynthConfig(_Strict):
     template: str = "r1_v1"
     backend: BackendConfig
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    trace_checks: TraceChecksConfig = Field(default_factory=TraceChecksConfig)
     keep_per_problem: int = Field(1, ge=1, description="verified samples kept per problem, at most")
     min_pass_rate: float = Field(0.0, ge=0, le=1, description="drop problems solved less often than this")
     max_pass_rate: float = Field(1.0, ge=0, le=1, description="drop problems solved more often than this")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from synth.code_verifier import verify_code
 from synth.math_verifier import MathVerifier
 from synth.problems import Problem
-from synth.traces import format_problem
+from synth.traces import TraceChecks
 
 
 @dataclass(frozen=True)
@@ -20,11 +20,18 @@ class Judgement:
     detail: str | None = None
 
 
-def judge(problem: Problem, completion: str, finish_reason: str | None, math: MathVerifier) -> Judgement:
-    """Truncated generations and malformed traces are rejected before any answer is checked."""
+def judge(problem: Problem, completion: str, finish_reason: str | None, math: MathVerifier,
+          checks: TraceChecks | None = None, identify=None) -> Judgement:
+    """Truncated generations and traces failing the checks are rejected before any answer is checked.
+
+    Without `identify` (a language identifier) the language-consistency check is skipped.
+    """
     if finish_reason == "length":
         return Judgement("trace_format", "truncated")
-    reason = format_problem(completion)
+    checks = checks or TraceChecks()
+    if identify is None:
+        checks = TraceChecks(checks.max_chars, False, checks.min_lid_score, checks.max_duplicate_10gram_frac)
+    reason = checks.problem(problem.prompt, completion, identify)
     if reason is not None:
         return Judgement("trace_format", reason)
     if problem.kind == "math":

@@ -1,6 +1,12 @@
-"""Checks on a generated trace before its answer is verified."""
+"""Checks on a generated trace before its answer is verified (R1's filters on distillation data):
+think/answer format, length, language mixing, degenerate repetition."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+
+from filters import text_units
+from filters.gopher import duplicate_ngram_chars
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 
@@ -19,3 +25,31 @@ def format_problem(completion: str) -> str | None:
         if not completion.split(THINK_CLOSE, 1)[1].strip():
             return "no_answer_after_think"
     return None
+
+
+@dataclass(frozen=True)
+class TraceChecks:
+    """Length, language-consistency and repetition limits on a trace."""
+
+    max_chars: int = 64_000
+    language_consistency: bool = True
+    min_lid_score: float = 0.5  # both languages must be this sure before a mismatch counts
+    max_duplicate_10gram_frac: float = 0.3  # share of characters in repeated word 10-grams
+
+    def problem(self, prompt: str, completion: str, identify) -> str | None:
+        """A reason code, or None. `identify(text) -> (lang, score)` is a language identifier."""
+        reason = format_problem(completion)
+        if reason is not None:
+            return reason
+        if len(completion) > self.max_chars:
+            return "too_long"
+        words = text_units.words(completion, None)
+        if len(words) >= 50 and duplicate_ngram_chars(words, 10) / len(completion) > self.max_duplicate_10gram_frac:
+            return "repetitive"
+        if self.language_consistency:
+            prompt_lang, prompt_score = identify(prompt)
+            trace_lang, trace_score = identify(completion)
+            if (prompt_lang != trace_lang and prompt_score >= self.min_lid_score
+                    and trace_score >= self.min_lid_score):
+                return "language_mixing"
+        return None

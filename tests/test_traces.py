@@ -1,0 +1,29 @@
+"""Checks on generated traces: format, length, language mixing, repetition."""
+
+from filters.langid import LanguageIdentifier
+from synth.traces import TraceChecks, format_problem
+
+LID = LanguageIdentifier()
+PROMPT = "A train travels 60 miles in 1.5 hours. What is its average speed in miles per hour?"
+GOOD = ("<think>\nThe train covers sixty miles in one and a half hours, so I divide the distance by the time "
+        "to get the speed, which gives forty miles per hour.\n</think>\nThe average speed is \\boxed{40}.")
+
+
+def test_format():
+    assert format_problem("") == "empty_completion"
+    assert format_problem("<think>a</think><think>b</think> x") == "bad_think_format"
+    assert format_problem("<think>never closed") == "bad_think_format"
+    assert format_problem("<think>done</think>   ") == "no_answer_after_think"
+    assert format_problem("plain answer 4") is None
+
+
+def test_checks_on_real_looking_traces():
+    checks = TraceChecks()
+    assert checks.problem(PROMPT, GOOD, LID.identify) is None
+    assert TraceChecks(max_chars=50).problem(PROMPT, GOOD, LID.identify) == "too_long"
+    loop = "<think>" + "I will divide the distance by the time to get the answer again. " * 40 + "</think> 40"
+    assert checks.problem(PROMPT, loop, LID.identify) == "repetitive"
+    mixed = ("<think>\n火车在一个半小时内行驶了六十英里，"
+             "所以我们用距离除以时间来计算速度，答案是每小时四十英里。\n</think>\n答案是四十。")
+    assert checks.problem(PROMPT, mixed, LID.identify) == "language_mixing"
+    assert TraceChecks(language_consistency=False).problem(PROMPT, mixed, LID.identify) is None
