@@ -65,8 +65,10 @@ def _stage_spec(args: argparse.Namespace):
         from pipelines import dedup_stage as module
     else:
         from pipelines import synth_stage as module
+        from pipelines.verify_stage import write_sft_jsonl
 
-        return StageSpec(args.stage, partial(module.build, reverify=args.reverify), module.step_order, module.tables)
+        return StageSpec(args.stage, partial(module.build, reverify=args.reverify), module.step_order, module.tables,
+                         write_sft_jsonl)
     return StageSpec(args.stage, module.build, module.step_order, module.tables)
 
 

@@ -33,6 +33,7 @@ class StageSpec:
     build: Callable[[beam.Pipeline, BaseModel, dict[str, str], str], None]
     step_order: Callable[[BaseModel], list[tuple[str, str]]]
     tables: Callable[[BaseModel], dict[str, int]]
+    after_run: Callable[[str], None] | None = None  # e.g. the SFT table also as JSONL
 
 
 def prepare(config: BaseModel, inputs_override: list[str] | None, out: str) -> dict[str, tuple[str, int]]:
@@ -86,6 +87,8 @@ def run_stage(spec: StageSpec, config: BaseModel, inputs_override: list[str] | N
     written = complete_shards(out, spec.tables(config), config.output.compression)
     report = reports.build_report(out, counters, spec.step_order(config))
     reports.write_report(out, report, f"corpusmill {spec.name}")
+    if spec.after_run is not None:
+        spec.after_run(out)
     status = "complete" if report["accounting_ok"] else "failed_accounting"
     manifests.write_manifest(out, {**base, "status": status, "finished": manifests.now(), "shards": written,
                                    "counts": {k: report[k] for k in ("inputs", "kept", "removed", "errors")}})

@@ -160,6 +160,11 @@ class _SelectFn(beam.DoFn):
         c = self.config
         rate, kept, not_kept = select({it[3].index: it[4].reason is None for it in items}, c.keep_per_problem,
                                       c.min_pass_rate, c.max_pass_rate)
+        source = items[0][0].source if items else "unknown"
+        # report.json shows these counters: acceptance per source and a pass-rate histogram
+        _count(f"synth/problems.{source}")
+        _count(f"synth/pass_rate.{min(int(rate * 10), 9) / 10:.1f}")
+        _count(f"synth/accepted.{source}", len(kept))
         template = load_template(c.template)
         provenance = {"model": c.backend.model, "template_version": c.template, "sampling": c.sampling.model_dump(),
                       "seed": c.sampling.seed}

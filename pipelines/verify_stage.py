@@ -177,7 +177,7 @@ def run(problems: str, generations: str, fmt: str | None, out: str, beam_args: l
                                                   (STAGE, "math_verify_v1"), (STAGE, "code_tests_v1")])
     report["bad_problems"] = counters.get("verify/bad_problems", 0)
     reports.write_report(out, report, "corpusmill verify")
-    _write_jsonl(out)
+    write_sft_jsonl(out)
     status = "complete" if report["accounting_ok"] else "failed_accounting"
     manifests.write_manifest(out, {**base, "status": status, "finished": manifests.now(), "shards": written,
                                    "counts": {k: report[k] for k in ("inputs", "kept", "removed", "errors")}})
@@ -187,7 +187,7 @@ def run(problems: str, generations: str, fmt: str | None, out: str, beam_args: l
     return 0 if report["accounting_ok"] else 1
 
 
-def _write_jsonl(out: str) -> None:
+def write_sft_jsonl(out: str) -> None:
     """The accepted samples also as JSONL (messages plus provenance), for trainers that read JSONL."""
     import pyarrow.dataset as ds
 
