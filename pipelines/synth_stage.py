@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator
 
 import apache_beam as beam
+from apache_beam.utils import shared
 
 from filters.base import make_filter
 from filters.langid import LanguageIdentifier
@@ -33,6 +34,7 @@ from synth.problems import Problem, problem_from_row
 from synth.prompts import load_template
 from synth.selection import select
 from synth.traces import TraceChecks
+from synth.vllm_backend import VLLMBackend
 
 STAGE = "synth"
 _PROSE_ONLY = re.compile(r"\$[^$]*\$|\\\[.*?\\\]|\\\(.*?\\\)|```.*?```|\\boxed\{[^}]*\}", re.DOTALL)
@@ -83,15 +85,21 @@ class _GenerateFn(beam.DoFn):
 
     def __init__(self, config: SynthConfig, cache_dir: str, reverify: bool):
         self.config, self.cache_dir, self.reverify = config, cache_dir, reverify
+        # one vLLM engine per worker process, shared by every thread's DoFn instance
+        self._shared_engine = shared.Shared()
 
     def setup(self) -> None:
         c = self.config
         self.template = load_template(c.template)
         self.params = SamplingParams(**c.sampling.model_dump())
         self.cache = GenerationCache(self.cache_dir)
-        api_key = os.environ.get(c.backend.api_key_env) if c.backend.api_key_env else None
-        self.backend = OpenAICompatibleBackend(c.backend.base_url, c.backend.model, api_key, c.backend.concurrency,
-                                               c.backend.timeout_s, c.backend.max_retries)
+        b = c.backend
+        if b.kind == "vllm":
+            self.backend = self._shared_engine.acquire(lambda: _load_vllm(b))
+        else:
+            api_key = os.environ.get(b.api_key_env) if b.api_key_env else None
+            self.backend = OpenAICompatibleBackend(b.base_url, b.model, api_key, b.concurrency, b.timeout_s,
+                                                   b.max_retries)
 
     def process(self, batch: list) -> Iterator:
         model, params, n = self.config.backend.model, self.params, self.params.n
@@ -126,6 +134,13 @@ class _GenerateFn(beam.DoFn):
         for sample in samples:
             _count("read/inputs")
             yield problem.id, (problem, path, offset, sample)
+
+
+def _load_vllm(b) -> VLLMBackend:
+    backend = VLLMBackend(b.model, b.dtype, b.max_model_len, b.gpu_memory_utilization, b.tensor_parallel_size,
+                          b.enforce_eager, b.kv_cache_memory_bytes)
+    backend.setup()
+    return backend
 
 
 class _JudgeFn(beam.DoFn):

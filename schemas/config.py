@@ -192,11 +192,18 @@ class DedupConfig(_Strict):
 
 
 class BackendConfig(_Strict):
-    """Where samples come from: an OpenAI-compatible server (vllm serve, SGLang, a hosted API)."""
+    """Where samples come from: vLLM in-process (`vllm`), or an OpenAI-compatible server (`openai`:
+    vllm serve, SGLang, a hosted API)."""
 
-    kind: Literal["openai"] = "openai"
+    kind: Literal["openai", "vllm"] = "openai"
     base_url: str = "http://127.0.0.1:8000/v1"
-    model: str = Field(..., description="the model name the server serves")
+    model: str = Field(..., description="openai: the served model name; vllm: a model folder or name")
+    dtype: str = Field("auto", description="vllm only")
+    max_model_len: int | None = Field(None, ge=16, description="vllm only")
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="vllm only (CPU builds: share of RAM)")
+    tensor_parallel_size: int = Field(1, ge=1, description="vllm only")
+    enforce_eager: bool = Field(False, description="vllm only")
+    kv_cache_memory_bytes: int | None = Field(None, ge=1, description="vllm only: explicit KV cache size")
     api_key_env: str | None = Field(None, description="environment variable holding the API key")
     concurrency: int = Field(16, ge=1, le=4096)
     timeout_s: float = Field(600, gt=0)

