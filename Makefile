@@ -39,7 +39,7 @@ $(VLLM_STAMP): pyproject.toml
 	touch $(VLLM_STAMP)
 
 test-vllm: $(VLLM_STAMP)
-	$(VLLM_VENV)/bin/pytest -p no:cacheprovider tests/test_vllm_backend.py
+	VLLM_LOGGING_LEVEL=ERROR $(VLLM_VENV)/bin/pytest -p no:cacheprovider tests/test_vllm_backend.py
 
 # The code sandbox (synth/sandbox.py) uses bubblewrap when it is installed; as root on Debian
 # this installs it, elsewhere the sandbox falls back to `unshare` and says so.
