@@ -23,14 +23,14 @@ from filters.langid import LanguageIdentifier
 from pipelines.dedup_stage import write_outputs
 from pipelines.readers import STAGE as READ_STAGE
 from pipelines.transforms import ERRORS, REMOVED, _count
-from pipelines.verify_stage import SftSample, _jsonl_rows
+from pipelines.verify_stage import SftSample, iter_problems
 from schemas.config import SynthConfig
 from schemas.records import Document, ErrorRecord, Removal
 from synth.cache import CachedSample, GenerationCache, sample_key
 from synth.judge import judge
 from synth.math_verifier import MathVerifier
 from synth.openai_backend import GenerationFailed, OpenAICompatibleBackend, SamplingParams
-from synth.problems import Problem, problem_from_row
+from synth.problems import Problem
 from synth.prompts import load_template
 from synth.selection import select
 from synth.traces import TraceChecks
@@ -46,16 +46,11 @@ class _ReadProblemsFn(beam.DoFn):
         self.fmt = fmt
 
     def process(self, path: str) -> Iterator:
-        source = os.path.basename(path).split(".")[0]
-        for index, (offset, row) in enumerate(_jsonl_rows(path)):
-            try:
-                if isinstance(row, ValueError):
-                    raise row
-                problem = problem_from_row(row, index, source, self.fmt)
-            except ValueError as err:
+        for offset, problem in iter_problems(path, self.fmt):
+            if isinstance(problem, ValueError):
                 _count("read/inputs")
                 yield beam.pvalue.TaggedOutput(ERRORS, ErrorRecord(path, READ_STAGE, "MalformedProblem",
-                                                                   str(err)[:500], offset))
+                                                                   str(problem)[:500], offset))
                 continue
             yield problem, path, offset
 

@@ -44,21 +44,28 @@ def _jsonl_rows(path: str) -> Iterator[tuple[int, object | ValueError]]:
                     yield start, err
 
 
+def iter_problems(path: str, fmt: str | None) -> Iterator[tuple[int, Problem | ValueError]]:
+    """(byte offset, Problem or the ValueError saying why the record is not one) for a JSONL problem file."""
+    source = os.path.basename(path).split(".")[0]
+    for index, (offset, row) in enumerate(_jsonl_rows(path)):
+        try:
+            if isinstance(row, ValueError):
+                raise row
+            yield offset, problem_from_row(row, index, source, fmt)
+        except ValueError as err:
+            yield offset, err
+
+
 class _ReadProblemsFn(beam.DoFn):
     def __init__(self, fmt: str | None):
         self.fmt = fmt
 
     def process(self, path: str) -> Iterator:
-        source = os.path.basename(path).split(".")[0]
-        for index, (offset, row) in enumerate(_jsonl_rows(path)):
-            try:
-                if isinstance(row, ValueError):
-                    raise row
-                problem = problem_from_row(row, index, source, self.fmt)
-            except ValueError as err:
+        for offset, problem in iter_problems(path, self.fmt):
+            if isinstance(problem, ValueError):
                 # a malformed problem is not a generation: it is reported, not counted as an input
                 _count("verify/bad_problems")
-                yield beam.pvalue.TaggedOutput("bad_problems", f"{path}@{offset}: {err}")
+                yield beam.pvalue.TaggedOutput("bad_problems", f"{path}@{offset}: {problem}")
                 continue
             yield problem.id, problem
 
