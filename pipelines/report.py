@@ -100,6 +100,19 @@ def _bars(rows: list[tuple[str, int]], color: str) -> str:
     return "".join(parts)
 
 
+def _synth_sections(report: dict) -> str:
+    """Pass-rate histogram and acceptance per source, for synthesis builds."""
+    counters = report.get("counters", {})
+    rates = [(k.removeprefix("synth/pass_rate."), n) for k, n in sorted(counters.items())
+             if k.startswith("synth/pass_rate.")]
+    if not rates:
+        return ""
+    accepted = [(k.removeprefix("synth/accepted."), n) for k, n in sorted(counters.items())
+                if k.startswith("synth/accepted.")]
+    return (f"<h2>Problems by pass rate (share of samples verified)</h2>{_bars(rates, '#4bacc6')}"
+            f"<h2>Accepted samples per source</h2>{_bars(accepted, '#9bbb59')}")
+
+
 def render_html(report: dict, title: str) -> str:
     """The same counts for people: the funnel, removals by reason, languages and lengths."""
     funnel = [(f"{s['stage']}: {s['filter']}", s["removed"] + s["errors"]) for s in report["funnel"]]
@@ -119,6 +132,7 @@ def render_html(report: dict, title: str) -> str:
 <h2>Languages of kept documents</h2>{_bars(langs, '#9bbb59')}
 <h2>Kept document length (characters)</h2>{_bars(list(report['length_histogram'].items()), '#8064a2')}
 <h2>Duplicate-cluster sizes of kept documents</h2>{_bars(list(report['cluster_size_histogram'].items()), '#f79646')}
+{_synth_sections(report)}
 <h2>Skipped WARC records by kind</h2>{_bars(list(report['skipped_records'].items()), '#777')}
 </body></html>
 """
