@@ -1,8 +1,9 @@
 """The `synth` stage: problems in, verified reasoning traces out as SFT data.
 
-ReadProblems -> [Filter/decontamination_v1] -> Batch -> Generate (cache first, then the backend)
--> Judge (trace checks, math-verify or sandboxed tests) -> GroupByProblem -> Select (up to k
-verified per problem inside the pass-rate window) -> WriteDocuments (SFT) / WriteRemoved / WriteErrors.
+ReadProblems -> [Filter/decontamination_v1] -> LookupCache -> Generate (RunInference with a
+ModelHandler per backend, the model shared per worker) -> StoreGenerations -> Judge (trace
+checks, math-verify or sandboxed tests) -> GroupByProblem -> Select (up to k verified per
+problem inside the pass-rate window) -> WriteDocuments (SFT) / WriteRemoved / WriteErrors.
 
 Every generation is cached as it arrives (synth/cache.py); `--reverify` re-judges cached
 generations without generating. A problem whose requests keep failing goes to errors/ and
@@ -14,9 +15,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import apache_beam as beam
-from apache_beam.utils import shared
+from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
 
 from filters.base import make_filter
 from filters.langid import LanguageIdentifier
@@ -30,7 +32,7 @@ from synth.cache import CachedSample, GenerationCache, sample_key
 from synth.judge import judge
 from synth.math_verifier import MathVerifier
 from synth.openai_backend import GenerationFailed, OpenAICompatibleBackend, SamplingParams
-from synth.problems import Problem
+from synth.problems import FieldMapping, Problem
 from synth.prompts import load_template
 from synth.selection import select
 from synth.traces import TraceChecks
@@ -42,11 +44,12 @@ GENERATE_BATCH = (4, 64)  # problems per backend call: the backend runs a batch'
 
 
 class _ReadProblemsFn(beam.DoFn):
-    def __init__(self, fmt: str | None):
+    def __init__(self, fmt: str | None, fields: FieldMapping | None):
         self.fmt = fmt
+        self.fields = fields
 
     def process(self, path: str) -> Iterator:
-        for offset, problem in iter_problems(path, self.fmt):
+        for offset, problem in iter_problems(path, self.fmt, self.fields):
             if isinstance(problem, ValueError):
                 _count("read/inputs")
                 yield beam.pvalue.TaggedOutput(ERRORS, ErrorRecord(path, READ_STAGE, "MalformedProblem",
@@ -75,60 +78,94 @@ class _DecontaminateFn(beam.DoFn):
                                                         detail=verdict.detail))
 
 
-class _GenerateFn(beam.DoFn):
-    """A batch of problems -> every sample, from the cache when there, else from the backend."""
+@dataclass(frozen=True)
+class Pending:
+    """A problem whose samples are not all cached: what the model handler needs, and the cache keys."""
+
+    problem: Problem
+    path: str
+    offset: int
+    keys: tuple[str, ...]
+    messages: list
+
+
+class _LookupCacheFn(beam.DoFn):
+    """Problems whose samples are all cached go straight on; the others go to the model."""
 
     def __init__(self, config: SynthConfig, cache_dir: str, reverify: bool):
         self.config, self.cache_dir, self.reverify = config, cache_dir, reverify
-        # one vLLM engine per worker process, shared by every thread's DoFn instance
-        self._shared_engine = shared.Shared()
 
     def setup(self) -> None:
-        c = self.config
-        self.template = load_template(c.template)
-        self.params = SamplingParams(**c.sampling.model_dump())
-        self.cache = GenerationCache(self.cache_dir)
-        b = c.backend
-        if b.kind == "vllm":
-            self.backend = self._shared_engine.acquire(lambda: _load_vllm(b))
-        else:
-            api_key = os.environ.get(b.api_key_env) if b.api_key_env else None
-            self.backend = OpenAICompatibleBackend(b.base_url, b.model, api_key, b.concurrency, b.timeout_s,
-                                                   b.max_retries)
+        self.template = load_template(self.config.template)
+        self.params = SamplingParams(**self.config.sampling.model_dump())
+        self.cached = GenerationCache(self.cache_dir).load()
 
-    def process(self, batch: list) -> Iterator:
-        model, params, n = self.config.backend.model, self.params, self.params.n
-        cached = self.cache.load()
-        todo = []
-        for problem, path, offset in batch:
-            keys = [sample_key(problem.id, self.template.name, model, params, i) for i in range(n)]
-            have = [cached.get(k) for k in keys]
-            if all(have):
-                yield from self._emit(problem, path, offset, have)
-            elif self.reverify:
-                _count("read/inputs")
-                yield beam.pvalue.TaggedOutput(ERRORS, ErrorRecord(
-                    path, STAGE, "NotCached", f"--reverify: {sum(h is None for h in have)} of {n} samples of "
-                    f"problem {problem.id!r} are not in the cache", offset, problem.id))
-            else:
-                todo.append((problem, path, offset, keys))
-        if not todo:
-            return
-        results = self.backend.generate([self.template.messages(p) for p, *_ in todo], params)
-        for (problem, path, offset, keys), result in zip(todo, results, strict=True):
-            if isinstance(result, GenerationFailed):
-                _count("read/inputs")
-                yield beam.pvalue.TaggedOutput(ERRORS, ErrorRecord(path, STAGE, "GenerationFailed", result.error,
-                                                                   offset, problem.id))
-                continue
-            samples = [CachedSample(keys[g.index], problem.id, g.index, g.text, g.finish_reason) for g in result]
-            self.cache.add(samples)  # cached as it arrives: a crash after this loses nothing
-            yield from self._emit(problem, path, offset, samples)
-
-    def _emit(self, problem: Problem, path: str, offset: int, samples: list[CachedSample]) -> Iterator:
-        for sample in samples:
+    def process(self, item) -> Iterator:
+        problem, path, offset = item
+        n = self.params.n
+        keys = tuple(sample_key(problem.id, self.template.name, self.config.backend.model, self.params, i)
+                     for i in range(n))
+        have = [self.cached.get(k) for k in keys]
+        if all(have):
+            yield from _emit(problem, path, offset, have)
+        elif self.reverify:
             _count("read/inputs")
-            yield problem.id, (problem, path, offset, sample)
+            yield beam.pvalue.TaggedOutput(ERRORS, ErrorRecord(
+                path, STAGE, "NotCached", f"--reverify: {sum(h is None for h in have)} of {n} samples of "
+                f"problem {problem.id!r} are not in the cache", offset, problem.id))
+        else:
+            yield beam.pvalue.TaggedOutput("pending", Pending(problem, path, offset, keys,
+                                                              self.template.messages(problem)))
+
+
+class SamplingModelHandler(ModelHandler):
+    """RunInference's view of a generation backend: the model is the backend object, loaded once
+    per worker and shared by its threads; a batch of conversations goes out as one call."""
+
+    def __init__(self, config: SynthConfig):
+        self.config = config
+        self.params = SamplingParams(**config.sampling.model_dump())
+
+    def load_model(self):
+        b = self.config.backend
+        if b.kind == "vllm":
+            return _load_vllm(b)
+        api_key = os.environ.get(b.api_key_env) if b.api_key_env else None
+        return OpenAICompatibleBackend(b.base_url, b.model, api_key, b.concurrency, b.timeout_s, b.max_retries)
+
+    def run_inference(self, batch, model, inference_args=None):
+        results = model.generate([item.messages for item in batch], self.params)
+        return [PredictionResult(item, result) for item, result in zip(batch, results, strict=True)]
+
+    def batch_elements_kwargs(self):
+        return {"min_batch_size": GENERATE_BATCH[0], "max_batch_size": GENERATE_BATCH[1]}
+
+
+class _StoreGenerationsFn(beam.DoFn):
+    """Cache every new sample as it arrives, then pass it on; failed problems go to errors/."""
+
+    def __init__(self, cache_dir: str):
+        self.cache_dir = cache_dir
+
+    def setup(self) -> None:
+        self.cache = GenerationCache(self.cache_dir)
+
+    def process(self, prediction: PredictionResult) -> Iterator:
+        item, result = prediction.example, prediction.inference
+        if isinstance(result, GenerationFailed):
+            _count("read/inputs")
+            yield beam.pvalue.TaggedOutput(ERRORS, ErrorRecord(item.path, STAGE, "GenerationFailed", result.error,
+                                                               item.offset, item.problem.id))
+            return
+        samples = [CachedSample(item.keys[g.index], item.problem.id, g.index, g.text, g.finish_reason) for g in result]
+        self.cache.add(samples)  # cached as it arrives: a crash after this loses nothing
+        yield from _emit(item.problem, item.path, item.offset, samples)
+
+
+def _emit(problem: Problem, path: str, offset: int, samples: list[CachedSample]) -> Iterator:
+    for sample in samples:
+        _count("read/inputs")
+        yield problem.id, (problem, path, offset, sample)
 
 
 def _load_vllm(b) -> VLLMBackend:
@@ -198,8 +235,9 @@ def build(pipeline: beam.Pipeline, config: SynthConfig, formats: dict[str, str],
           reverify: bool = False) -> None:
     """Wire the synth stage into `pipeline`."""
     fmt = None if config.problem_format == "auto" else config.problem_format
+    fields = FieldMapping(**config.problem_fields.model_dump()) if config.problem_fields else None
     problems = (pipeline | "ListInputs" >> beam.Create(sorted(formats))
-                | "ReadProblems" >> beam.ParDo(_ReadProblemsFn(fmt)).with_outputs(ERRORS, main="problems"))
+                | "ReadProblems" >> beam.ParDo(_ReadProblemsFn(fmt, fields)).with_outputs(ERRORS, main="problems"))
     removed, errors, todo = [], [problems[ERRORS]], problems.problems
     if config.eval_files:
         clean = todo | "Filter/decontamination_v1" >> beam.ParDo(_DecontaminateFn(config.eval_files)).with_outputs(
@@ -207,11 +245,15 @@ def build(pipeline: beam.Pipeline, config: SynthConfig, formats: dict[str, str],
         removed.append(clean[REMOVED])
         todo = clean.clean
     cache_dir = config.cache_dir or os.path.join(out, "cache")
-    generated = (todo | "Batch" >> beam.BatchElements(*GENERATE_BATCH)
-                 | "Generate" >> beam.ParDo(_GenerateFn(config, cache_dir, reverify)).with_outputs(
+    looked_up = todo | "LookupCache" >> beam.ParDo(_LookupCacheFn(config, cache_dir, reverify)).with_outputs(
+        ERRORS, "pending", main="samples")
+    generated = (looked_up.pending
+                 | "Generate" >> RunInference(SamplingModelHandler(config))
+                 | "StoreGenerations" >> beam.ParDo(_StoreGenerationsFn(cache_dir)).with_outputs(
                      ERRORS, main="samples"))
-    errors.append(generated[ERRORS])
-    selected = (generated.samples | "Judge" >> beam.ParDo(_JudgeFn(config))
+    errors += [looked_up[ERRORS], generated[ERRORS]]
+    samples = (looked_up.samples, generated.samples) | "FlattenSamples" >> beam.Flatten()
+    selected = (samples | "Judge" >> beam.ParDo(_JudgeFn(config))
                 | "GroupByProblem" >> beam.GroupByKey()
                 | "Select" >> beam.ParDo(_SelectFn(config)).with_outputs(REMOVED, main="kept"))
     removed.append(selected[REMOVED])

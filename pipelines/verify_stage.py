@@ -44,16 +44,25 @@ def _jsonl_rows(path: str) -> Iterator[tuple[int, object | ValueError]]:
                     yield start, err
 
 
-def iter_problems(path: str, fmt: str | None) -> Iterator[tuple[int, Problem | ValueError]]:
-    """(byte offset, Problem or the ValueError saying why the record is not one) for a JSONL problem file."""
+def iter_problems(path: str, fmt: str | None, fields=None) -> Iterator[tuple[int, Problem | ValueError]]:
+    """(offset, Problem or the ValueError saying why the record is not one) for a JSONL or Parquet
+    problem file; the offset is a byte offset in JSONL and a row number in Parquet."""
     source = os.path.basename(path).split(".")[0]
-    for index, (offset, row) in enumerate(_jsonl_rows(path)):
+    rows = _parquet_rows(path) if path.endswith(".parquet") else _jsonl_rows(path)
+    for index, (offset, row) in enumerate(rows):
         try:
             if isinstance(row, ValueError):
                 raise row
-            yield offset, problem_from_row(row, index, source, fmt)
+            yield offset, problem_from_row(row, index, source, fmt, fields)
         except ValueError as err:
             yield offset, err
+
+
+def _parquet_rows(path: str) -> Iterator[tuple[int, object]]:
+    import pyarrow.parquet as pq
+
+    with FileSystems.open(path, compression_type="uncompressed") as f:
+        yield from enumerate(pq.read_table(f).to_pylist())
 
 
 class _ReadProblemsFn(beam.DoFn):

@@ -229,12 +229,31 @@ class TraceChecksConfig(_Strict):
     max_duplicate_10gram_frac: float = Field(0.3, gt=0, le=1)
 
 
+class ProblemFieldsConfig(_Strict):
+    """Field mapping for a problem set that is none of the built-in formats."""
+
+    kind: Literal["math", "code"]
+    prompt: str
+    answer: str | None = Field(None, description="math: the field holding the gold answer")
+    tests: str | None = Field(None, description="code: the field holding test code or a list of asserts")
+    id: str | None = None
+
+    @model_validator(mode="after")
+    def _needs_target(self) -> ProblemFieldsConfig:
+        if self.kind == "math" and not self.answer:
+            raise ValueError("a math mapping needs 'answer'")
+        if self.kind == "code" and not self.tests:
+            raise ValueError("a code mapping needs 'tests'")
+        return self
+
+
 class SynthConfig(_Strict):
     """The `synth` stage: problems in, verified reasoning traces out as SFT data."""
 
     stage: Literal["synth"] = "synth"
     input: InputConfig = Field(default_factory=InputConfig)
     problem_format: Literal["auto", "gsm8k", "math", "mbpp", "humaneval", "leetcode"] = "auto"
+    problem_fields: ProblemFieldsConfig | None = Field(None, description="instead of a built-in format")
     template: str = "r1_v1"
     backend: BackendConfig
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)

@@ -50,6 +50,23 @@ def detect_format(row: dict) -> ProblemFormat | None:
     return None
 
 
+def _mapped(row: dict, index: int, source: str, fields: FieldMapping) -> Problem:
+    own_id = row.get(fields.id) if fields.id else None
+    pid = str(own_id) if own_id not in (None, "") else f"{source}-{index}"
+    prompt = _field(row, fields.prompt, "mapped")
+    if fields.kind == "math":
+        answer = row.get(fields.answer or "")
+        if answer in (None, ""):
+            raise ValueError(f"mapped math problem needs its answer field {fields.answer!r}")
+        return Problem(pid, source, "math", prompt, reference=str(answer))
+    tests = row.get(fields.tests or "")
+    if isinstance(tests, list):
+        tests = "\n".join(map(str, tests))
+    if not isinstance(tests, str) or not tests.strip():
+        raise ValueError(f"mapped code problem needs its tests field {fields.tests!r}")
+    return Problem(pid, source, "mbpp", prompt, tests=tests)
+
+
 def _field(row: dict, name: str, fmt: str) -> str:
     value = row.get(name)
     if not isinstance(value, str) or not value.strip():
@@ -57,10 +74,24 @@ def _field(row: dict, name: str, fmt: str) -> str:
     return value
 
 
-def problem_from_row(row: dict, index: int, source: str, fmt: ProblemFormat | None = None) -> Problem:
+@dataclass(frozen=True)
+class FieldMapping:
+    """Which fields of a problem set that is none of the built-in formats hold what."""
+
+    kind: Literal["math", "code"]
+    prompt: str
+    answer: str | None = None  # math: the gold answer
+    tests: str | None = None  # code: test code (a string, or a list of assert lines)
+    id: str | None = None
+
+
+def problem_from_row(row: dict, index: int, source: str, fmt: ProblemFormat | None = None,
+                     fields: FieldMapping | None = None) -> Problem:
     """A Problem from one record; ValueError names the missing or malformed field."""
     if not isinstance(row, dict):
         raise ValueError(f"expected a JSON object, got {type(row).__name__}")
+    if fields is not None:
+        return _mapped(row, index, source, fields)
     fmt = fmt or detect_format(row)
     if fmt is None:
         raise ValueError(f"cannot tell the problem format from fields {sorted(row)}; pass --format one of "

@@ -24,7 +24,25 @@ def format_problem(completion: str) -> str | None:
             return "bad_think_format"
         if not completion.split(THINK_CLOSE, 1)[1].strip():
             return "no_answer_after_think"
+    answers = {a.strip() for a in _boxed_contents(completion.rsplit(THINK_CLOSE, 1)[-1])}
+    if len(answers) > 1:
+        return "multiple_final_answers"
     return None
+
+
+def _boxed_contents(text: str) -> list[str]:
+    """Contents of every \\boxed{...} (balanced braces) in text."""
+    out, start = [], text.find("\\boxed{")
+    while start >= 0:
+        i = start + len("\\boxed{")
+        depth = 1
+        j = i
+        while j < len(text) and depth:
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            j += 1
+        out.append(text[i : j - 1])
+        start = text.find("\\boxed{", j)
+    return out
 
 
 @dataclass(frozen=True)

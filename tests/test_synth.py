@@ -59,3 +59,18 @@ def test_pass_rate_window_and_failed_backend(tmp_path, server):  # noqa: F811
     report = json.loads((out / "report.json").read_text())
     assert report["accounting_ok"] and report["kept"] == 0
     assert report["errors_by_class"] == {"read/MalformedProblem": 1, "synth/GenerationFailed": 3}
+
+
+def test_parquet_problems_with_a_field_mapping(tmp_path, server):  # noqa: F811
+    import pyarrow as pa
+
+    problems = tmp_path / "mine.parquet"
+    pq.write_table(pa.table({"uid": ["a", "b"], "ask": ["[answer=7] What is 3 + 4?", "[answer=9] What is 4 + 5?"],
+                             "final": ["7", "9"]}), problems)
+    config = tmp_path / "synth.yaml"
+    config.write_text(f"backend: {{base_url: '{server}', model: solver, max_retries: 1}}\nsampling: {{n: 2}}\n"
+                      "problem_fields: {kind: math, prompt: ask, answer: final, id: uid}\n"
+                      f"cache_dir: {tmp_path / 'cache'}\n")
+    out = tmp_path / "out"
+    assert run_cli("synth", "--config", str(config), "--output", str(out), "--input", str(problems)) == 0
+    assert sorted(r["id"] for r in pq.read_table(out / "documents").to_pylist()) == ["a#0", "b#0"]

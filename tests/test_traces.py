@@ -15,6 +15,8 @@ def test_format():
     assert format_problem("<think>never closed") == "bad_think_format"
     assert format_problem("<think>done</think>   ") == "no_answer_after_think"
     assert format_problem("plain answer 4") is None
+    assert format_problem("<think>maybe 3</think> so \\boxed{4}, or \\boxed{5}") == "multiple_final_answers"
+    assert format_problem("<think>\\boxed{3}?</think> \\boxed{4}. Again: \\boxed{4}") is None
 
 
 def test_checks_on_real_looking_traces():
