@@ -68,7 +68,7 @@ def _stage_spec(args: argparse.Namespace):
         from pipelines.verify_stage import write_sft_jsonl
 
         return StageSpec(args.stage, partial(module.build, reverify=args.reverify), module.step_order, module.tables,
-                         write_sft_jsonl)
+                         write_sft_jsonl, force=args.reverify)
     return StageSpec(args.stage, module.build, module.step_order, module.tables)
 
 

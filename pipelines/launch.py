@@ -34,6 +34,7 @@ class StageSpec:
     step_order: Callable[[BaseModel], list[tuple[str, str]]]
     tables: Callable[[BaseModel], dict[str, int]]
     after_run: Callable[[str], None] | None = None  # e.g. the SFT table also as JSONL
+    force: bool = False  # run even when the output is complete for this config (synth --reverify)
 
 
 def prepare(config: BaseModel, inputs_override: list[str] | None, out: str) -> dict[str, tuple[str, int]]:
@@ -59,7 +60,7 @@ def run_stage(spec: StageSpec, config: BaseModel, inputs_override: list[str] | N
     config_hash = config.config_hash()
     input_record = {path: {"format": fmt, "bytes": size} for path, (fmt, size) in inputs.items()}
     previous = manifests.read_manifest(out)
-    if manifests.is_complete(previous, config_hash, input_record):
+    if not spec.force and manifests.is_complete(previous, config_hash, input_record):
         print(f"corpusmill {spec.name}: {out} is already complete for this config and these inputs; "
               "nothing to do.")
         return 0

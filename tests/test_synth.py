@@ -43,6 +43,11 @@ def test_samples_are_verified_selected_and_exported(tmp_path, server):  # noqa: 
                    "--reverify") == 0
     assert CALLS["solver"] == before
     assert json.loads((again / "report.json").read_text())["kept"] == 3
+    # --reverify on a finished output judges again instead of calling it complete
+    (again / "report.json").unlink()
+    assert run_cli("synth", "--config", str(config), "--output", str(again), "--input", str(problems),
+                   "--reverify") == 0
+    assert json.loads((again / "report.json").read_text())["kept"] == 3 and CALLS["solver"] == before
 
 
 def test_pass_rate_window_and_failed_backend(tmp_path, server):  # noqa: F811
