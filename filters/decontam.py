@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 
@@ -22,6 +23,7 @@ from filters.base import Verdict, register
 from filters.minhash import char_hashes, ngram_hashes64, spaced_word_hashes
 from schemas.records import Document
 
+log = logging.getLogger(__name__)
 DEFAULT_FIELDS = ("question", "problem", "prompt", "text", "input", "Question", "Body", "content")
 
 
@@ -43,8 +45,17 @@ def read_items(path: str, fields: tuple[str, ...]) -> list[str]:
         rows = pq.read_table(path).to_pylist()
     else:
         opener = gzip.open if path.endswith(".gz") else open
+        rows = []
         with opener(path, "rt", encoding="utf-8") as f:
-            rows = [json.loads(line) for line in f if line.strip()]
+            for number, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    rows.append(json.loads(line))
+                except ValueError as err:
+                    # one broken line must not leave the rest of a benchmark unchecked
+                    log.warning("eval file %s line %d is not JSON (%s); skipped", path, number, err)
+    rows = [row for row in rows if isinstance(row, dict)]
     return ["\n".join(str(row[k]) for k in fields if isinstance(row.get(k), str)) for row in rows]
 
 

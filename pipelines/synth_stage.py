@@ -214,7 +214,7 @@ class _SelectFn(beam.DoFn):
         _count(f"synth/accepted.{source}", len(kept))
         template = load_template(c.template)
         provenance = {"model": c.backend.model, "template_version": c.template, "sampling": c.sampling.model_dump(),
-                      "seed": c.sampling.seed}
+                      "seed": c.sampling.seed, "pass_rate": rate}
         for problem, path, offset, sample, verdict in items:
             sample_id = f"{problem.id}#{sample.index}"
             reason = verdict.reason or not_kept.get(sample.index)

@@ -150,7 +150,7 @@ class SftSample:
             "model": p.get("model"), "template_version": p.get("template_version"),
             "sampling": json.dumps(sampling, sort_keys=True) if sampling is not None else None,
             "seed": seed if isinstance(seed, int) else None, "sample_index": index if isinstance(index, int) else None,
-            "verifier": self.verifier, "predicted": self.predicted,
+            "pass_rate": p.get("pass_rate"), "verifier": self.verifier, "predicted": self.predicted,
             "input_file": self.path, "input_offset": self.offset,
         }
 

@@ -92,6 +92,7 @@ SFT_SCHEMA = _versioned(
         pa.field("sampling", pa.string()),  # JSON of the sampling parameters, as given
         pa.field("seed", pa.int64()),
         pa.field("sample_index", pa.int64()),
+        pa.field("pass_rate", pa.float64()),  # share of the problem's samples that verified (synth)
         pa.field("verifier", pa.string(), nullable=False),
         pa.field("predicted", pa.string()),
         pa.field("input_file", pa.string(), nullable=False),

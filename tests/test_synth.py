@@ -30,6 +30,7 @@ def test_samples_are_verified_selected_and_exported(tmp_path, server):  # noqa: 
     assert sorted(r["id"] for r in sft) == ["p0#0", "p1#0", "p2#0"]
     sample = sft[0]
     assert sample["template_version"] == "r1_v1" and sample["model"] == "solver" and sample["sample_index"] == 0
+    assert sample["pass_rate"] == 0.5
     assert [m["role"] for m in sample["messages"]] == ["user", "assistant"]
     assert "<think>" in sample["messages"][0]["content"]  # the R1 template asked for it
     assert len((out / "sft.jsonl").read_text().splitlines()) == 3
@@ -79,3 +80,18 @@ def test_parquet_problems_with_a_field_mapping(tmp_path, server):  # noqa: F811
     out = tmp_path / "out"
     assert run_cli("synth", "--config", str(config), "--output", str(out), "--input", str(problems)) == 0
     assert sorted(r["id"] for r in pq.read_table(out / "documents").to_pylist()) == ["a#0", "b#0"]
+
+
+def test_contaminated_problems_are_dropped_before_generation(tmp_path, server):  # noqa: F811
+    problems, config = _setup(tmp_path, server, extra=f"eval_files: [{tmp_path / 'problems.jsonl'}]\n")
+    long = "A farmer has some apples and gives a few of them to every neighbour in the small village"
+    problems.write_text("".join(json.dumps({"id": f"p{i}", "problem": f"[answer={i}] {long} ({i}).", "answer": str(i)})
+                                + "\n" for i in range(3)))
+    out = tmp_path / "decontaminated"
+    before = CALLS["solver"]
+    assert run_cli("synth", "--config", str(config), "--output", str(out), "--input", str(problems)) == 0
+    removed = pq.read_table(out / "removed").to_pylist()
+    assert sorted((r["id"], r["reason"]) for r in removed) == [("p0", "contaminated"), ("p1", "contaminated"),
+                                                                ("p2", "contaminated")]
+    assert all(r["detail"].startswith("problems.jsonl#") for r in removed)
+    assert CALLS["solver"] == before  # nothing was generated for them
