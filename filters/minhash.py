@@ -83,7 +83,7 @@ def shingles(text: str, lang: str | None, spec: ShingleSpec) -> np.ndarray:
 
 
 _TOKEN_HASHES: dict[str, int] = {}
-MAX_CACHED_TOKENS = 2_000_000  # about 200 MB; word frequencies are Zipfian, so hits stay high
+MAX_CACHED_TOKENS = 2_000_000  # bounds the cache; word frequencies are Zipfian, so hits stay high
 _BYTE_PRIME = np.uint64(0x100000001B3)  # FNV-1 64-bit prime: odd, so invertible modulo 2^64
 _BYTE_PRIME_INV = np.uint64(pow(int(_BYTE_PRIME), -1, 1 << 64))
 # ASCII letters and digits are word bytes, other ASCII bytes separate words; bytes of non-ASCII

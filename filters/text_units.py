@@ -8,7 +8,7 @@ Everything else is split by a regular expression that follows spaCy's blank-pipe
 (datatrove's choice for those languages): words, with punctuation split off as separate
 tokens. spaCy 3.8's tokenizer costs about 4 µs per token here because its lexeme cache
 stays empty across calls: it took 4.8 s of a 12.7 s curate run on 400 real pages. On 255
-real English pages (bench/tokenizer_agreement.py) the regex is 10x faster, word counts
+real English pages (bench/tokenizer_agreement.py) the regex is 10-12x faster, word counts
 differ by 0.4% at the median, and the rules decide the same on 253/255 (Gopher
 repetition), 246/255 (Gopher quality: pages whose alphabetic-word ratio sits right at
 0.8), 254/255 (C4) and 255/255 (FineWeb) pages.

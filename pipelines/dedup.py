@@ -261,6 +261,11 @@ class _FindCandidatesFn(beam.DoFn):
         yield from _chunks_by_partition(pairs)
 
 
+def _store(chunks: Iterable[bytes]) -> dict[str, tuple]:
+    """{document id: (shingles or None, signature)} of one partition's store chunks."""
+    return {rank.id: (sh, sig) for rank, sh, sig in _unpack(chunks)}
+
+
 class _AttachFirstFn(beam.DoFn):
     """Partition of a: distinct pairs get a's shingles/signature and move to b's partition."""
 
@@ -269,7 +274,7 @@ class _AttachFirstFn(beam.DoFn):
 
     def process(self, keyed: tuple[int, dict]) -> Iterator:
         _, groups = keyed
-        store = {rank.id: (sh, sig) for rank, sh, sig in _unpack(groups["store"])}
+        store = _store(groups["store"])
         pairs = set(_unpack(groups["pairs"]))
         _count(f"{NEAR_FILTER}/candidate_pairs", len(pairs))
         out = ((partition_of(b.id, self.partitions), (a, b, store[a.id])) for a, b in sorted(pairs))
@@ -284,7 +289,7 @@ class _VerifyFn(beam.DoFn):
 
     def process(self, keyed: tuple[int, dict]) -> Iterator:
         _, groups = keyed
-        store = {rank.id: (sh, sig) for rank, sh, sig in _unpack(groups["store"])}
+        store = _store(groups["store"])
         edges = []
         for a, b, (sh_a, sig_a) in _unpack(groups["half"]):
             sh_b, sig_b = store[b.id]

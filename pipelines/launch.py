@@ -47,10 +47,15 @@ def prepare(config: BaseModel, inputs_override: list[str] | None, out: str) -> d
     model = (langid and langid.model_path) or str(default_model_path())
     if langid is not None and langid.enabled and not os.path.isfile(model):
         raise UsageError(f"field 'langid.model_path': file not found: {model}")
+    check_output_folder(out)
+    return inputs
+
+
+def check_output_folder(out: str) -> None:
+    """Refuse a non-empty folder that is not a corpusmill build: its files are not ours to replace."""
     if os.path.isdir(out) and os.listdir(out) and not os.path.isfile(os.path.join(out, manifests.MANIFEST)):
         raise UsageError(f"output folder {out!r} is not empty and holds no corpusmill build; "
                          "choose an empty or new folder")
-    return inputs
 
 
 def run_stage(spec: StageSpec, config: BaseModel, inputs_override: list[str] | None, out: str,

@@ -24,7 +24,7 @@ from filters.base import make_filter
 from filters.langid import LanguageIdentifier
 from pipelines.dedup_stage import write_outputs
 from pipelines.readers import STAGE as READ_STAGE
-from pipelines.transforms import ERRORS, REMOVED, _count
+from pipelines.transforms import ERRORS, REMOVED, WriteTable, _count
 from pipelines.verify_stage import SftSample, iter_problems
 from schemas.config import SynthConfig
 from schemas.records import Document, ErrorRecord, Removal
@@ -258,13 +258,8 @@ def build(pipeline: beam.Pipeline, config: SynthConfig, formats: dict[str, str],
                 | "Select" >> beam.ParDo(_SelectFn(config)).with_outputs(REMOVED, main="kept"))
     removed.append(selected[REMOVED])
     write_outputs(None, removed, errors, config.output, out)
-    _ = selected.kept | "WriteDocuments" >> _write_sft(out, config.output)
-
-
-def _write_sft(out: str, output):
-    from pipelines.transforms import WriteTable
-
-    return WriteTable(out, "documents", output.num_shards, output.compression, schema="sft")
+    _ = selected.kept | "WriteDocuments" >> WriteTable(out, "documents", config.output.num_shards,
+                                                       config.output.compression, schema="sft")
 
 
 def tables(config: SynthConfig) -> dict[str, int]:

@@ -19,7 +19,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipelines import manifest as manifests
 from pipelines import report as reports
 from pipelines.errors import UsageError
-from pipelines.launch import complete_shards, read_counters
+from pipelines.launch import check_output_folder, complete_shards, read_counters
 from pipelines.options import pipeline_options
 from pipelines.transforms import ERRORS, REMOVED, WriteTable, _count
 from schemas.records import ErrorRecord, Removal, stable_id
@@ -178,8 +178,7 @@ def run(problems: str, generations: str, fmt: str | None, out: str, beam_args: l
             raise UsageError(f"{label}: file not found: {path}")
     if fmt is not None and fmt not in FORMATS:
         raise UsageError(f"--format: unknown format {fmt!r}; known: {', '.join(FORMATS)}")
-    if os.path.isdir(out) and os.listdir(out) and not os.path.isfile(os.path.join(out, manifests.MANIFEST)):
-        raise UsageError(f"output folder {out!r} is not empty and holds no corpusmill build")
+    check_output_folder(out)
     pipeline = beam.Pipeline(options=pipeline_options(beam_args))
     build(pipeline, problems, generations, fmt, out)
     base = {"stage": STAGE, "inputs": {"problems": problems, "generations": generations, "format": fmt},

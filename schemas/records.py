@@ -90,7 +90,7 @@ class Removal:
     detail: str | None = None
 
     def to_row(self) -> dict:
-        row = dataclasses.asdict(self)
+        row = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         row["scores"] = sorted(self.scores.items())
         return row
 
@@ -111,7 +111,7 @@ class ErrorRecord:
     record_id: str | None = None
 
     def to_row(self) -> dict:
-        return dataclasses.asdict(self)
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
     @property
     def sort_key(self) -> str:
