@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from filters.langid import default_model_path
+from corpusmill.core.language_id import default_model_path
 
 
 def main(input_folder: str, output_folder: str, logs: str, tasks: int, workers: int) -> None:

@@ -29,9 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.dedup_corpus import make_corpus, write_jsonl  # noqa: E402
-from filters.dedup_keys import Rank  # noqa: E402
-from filters.minhash import ShingleSpec, band_hashes, jaccard, optimal_bands, shingles, signatures  # noqa: E402
-from pipelines.dedup import find_candidates  # noqa: E402
+from corpusmill.filters.dedup.candidates import find_candidates  # noqa: E402
+from corpusmill.filters.dedup.keys import Rank  # noqa: E402
+from corpusmill.filters.dedup.minhash import ShingleSpec, band_hashes, jaccard, shingles, signatures  # noqa: E402
+from corpusmill.schemas.banding import optimal_bands  # noqa: E402
 
 
 def true_pairs(sets: list[np.ndarray], threshold: float) -> set[tuple[int, int]]:

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.dedup_corpus import make_corpus, write_jsonl  # noqa: E402
-from filters.minhash import ShingleSpec, jaccard, shingles  # noqa: E402
+from corpusmill.filters.dedup.minhash import ShingleSpec, jaccard, shingles  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -77,7 +77,7 @@ def signature_backends(docs: list[dict], n: int = 5000) -> None:
     """Signatures alone, both interchangeable backends on the same shingles (one core)."""
     import time
 
-    from filters.minhash import signatures
+    from corpusmill.filters.dedup.minhash import signatures
 
     sets = [shingles(d["text"], None, ShingleSpec()) for d in docs[:n]]
     for backend in ("numpy", "datasketch"):

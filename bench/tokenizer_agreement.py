@@ -22,14 +22,15 @@ from bench.corpus import real_pages  # noqa: E402
 def main() -> None:
     from datatrove.utils.text import split_into_words
 
-    from filters import text_units
-    from filters.base import make_filter
-    from filters.extract import HtmlExtractor
-    from filters.langid import LanguageIdentifier
-    from schemas.records import Document
+    from corpusmill.core import text_units
+    from corpusmill.core.extraction import HtmlExtractor
+    from corpusmill.core.language_id import LanguageIdentifier
+    from corpusmill.filters.base import make_filter
+    from corpusmill.schemas.config import ExtractConfig
+    from corpusmill.schemas.records import Document
 
     pages, where = real_pages()
-    extractor = HtmlExtractor("resiliparse", timeout_s=0)
+    extractor = HtmlExtractor(ExtractConfig(extractor="resiliparse", timeout_s=0))
     lid = LanguageIdentifier()
     texts = []
     for _, html in pages:

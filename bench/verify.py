@@ -26,10 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 
-from synth.code_verifier import verify_code  # noqa: E402
-from synth.math_verifier import MathVerifier, reference_answer  # noqa: E402
-from synth.problems import problem_from_row  # noqa: E402
-from synth.sandbox import SandboxLimits, isolation_available  # noqa: E402
+from corpusmill.synth.problems import problem_from_row  # noqa: E402
+from corpusmill.synth.verifiers.code_tests import verify_code  # noqa: E402
+from corpusmill.synth.verifiers.math_answers import MathVerifier, reference_answer  # noqa: E402
+from corpusmill.synth.verifiers.sandbox import SandboxLimits, isolation_available  # noqa: E402
 
 
 def _agreement(name: str, pairs: list[tuple[str, str]], labels: list[bool], verifier: MathVerifier) -> None:

@@ -1,1 +1,2 @@
-"""Pure per-document logic: extraction, language ID, quality rules, PII. No Beam imports here."""
+"""Per-document filters (quality rules, language, PII, decontamination) behind one registry, and the
+dedup logic in filters/dedup/. Pure Python over plain records: no Beam imports here."""

@@ -7,7 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from schemas.records import Document
+from pydantic import ValidationError
+
+from corpusmill.schemas.config import describe_validation_error
+from corpusmill.schemas.records import Document
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,9 @@ def known_filters() -> list[str]:
 
 def filter_params(name: str) -> list[str]:
     """The parameter names a registered filter accepts."""
+    model = getattr(_REGISTRY[name], "params_model", None)
+    if model is not None:
+        return sorted(model.model_fields)
     # fields starting with "_" hold state built in setup(), never configuration
     return [f.name for f in dataclasses.fields(_REGISTRY[name]) if not f.name.startswith("_")]
 
@@ -86,12 +92,17 @@ def make_filter(name: str, params: dict[str, Any] | None = None) -> Filter:
     unknown = sorted(set(params) - set(allowed))
     if unknown:
         raise ValueError(f"filter {name!r} has no parameter {unknown[0]!r}; allowed: {', '.join(allowed)}")
+    # A filter whose parameters are a config section of their own (PII, language) takes that
+    # pydantic model as its one field: the defaults live in schemas/config.py only.
+    model = getattr(cls, "params_model", None)
     try:
-        return cls(**params)
+        return cls(model.model_validate(params)) if model is not None else cls(**params)
+    except ValidationError as err:
+        raise ValueError(f"filter {name!r}: {describe_validation_error(err)}") from err
     except (TypeError, ValueError) as err:
         raise ValueError(f"filter {name!r}: {err}") from err
 
 
 def _load_builtin_filters() -> None:
     # Importing the modules runs their @register decorators.
-    from filters import c4, decontam, fineweb, gopher, langid, pii  # noqa: F401
+    from corpusmill.filters import c4, decontamination, fineweb, gopher, language, pii  # noqa: F401

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from datatrove.pipeline.filters.c4_filters import CITATION_REGEX, ELLIPSIS, END_PUNCTUATION, POLICY_SUBSTRINGS
 
-from filters import text_units
-from filters.base import Verdict, register
-from schemas.records import Document
+from corpusmill.core import text_units
+from corpusmill.filters.base import Verdict, register
+from corpusmill.schemas.records import Document
 
 
 @register("c4_quality_v1")

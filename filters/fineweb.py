@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datatrove.pipeline.filters.gopher_repetition_filter import find_duplicates
 from datatrove.utils.text import TERMINAL_PUNCTUATION
 
-from filters import text_units
-from filters.base import Verdict, register
-from schemas.records import Document
+from corpusmill.core import text_units
+from corpusmill.filters.base import Verdict, register
+from corpusmill.schemas.records import Document
 
 _STOP_CHARS = tuple(sorted(TERMINAL_PUNCTUATION))
 

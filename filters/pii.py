@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import ClassVar
 
-from filters.base import Verdict, register
-from schemas.records import Document
+from corpusmill.filters.base import Verdict, register
+from corpusmill.schemas.config import PiiConfig
+from corpusmill.schemas.records import Document
 
 _EMAIL = re.compile(
     r"\b[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
@@ -31,28 +33,27 @@ def _public_ip(candidate: str) -> bool:
 
 
 @register("pii_redaction_v1")
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class PiiRedaction:
     """Replace e-mail addresses and public IP addresses with fixed placeholders."""
 
-    redact_emails: bool = True
-    redact_ip_addresses: bool = True
-    email_replacement: str = "email@example.com"
-    ip_replacement: str = "0.0.0.0"
+    params_model: ClassVar = PiiConfig
+    params: PiiConfig = field(default_factory=PiiConfig)
 
     def __call__(self, doc: Document) -> Verdict:
+        p = self.params
         text = doc.text
         n_email = n_ip = 0
-        if self.redact_emails:
-            text, n_email = _EMAIL.subn(self.email_replacement, text)
-        if self.redact_ip_addresses:
+        if p.redact_emails:
+            text, n_email = _EMAIL.subn(p.email_replacement, text)
+        if p.redact_ip_addresses:
             count = 0
 
             def replace(match: re.Match[str]) -> str:
                 nonlocal count
                 if _public_ip(match.group(0)):
                     count += 1
-                    return self.ip_replacement
+                    return p.ip_replacement
                 return match.group(0)
 
             text = _IPV6.sub(replace, _IPV4.sub(replace, text))

@@ -54,24 +54,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _stage_spec(args: argparse.Namespace):
-    from functools import partial
-
-    from pipelines.launch import StageSpec
-
-    if args.stage == "curate":
-        from pipelines import curate as module
-    elif args.stage == "dedup":
-        from pipelines import dedup_stage as module
-    else:
-        from pipelines import synth_stage as module
-        from pipelines.verify_stage import write_sft_jsonl
-
-        return StageSpec(args.stage, partial(module.build, reverify=args.reverify), module.step_order, module.tables,
-                         write_sft_jsonl, force=args.reverify)
-    return StageSpec(args.stage, module.build, module.step_order, module.tables)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `corpusmill` console script."""
     args, beam_args = _parser().parse_known_args(argv)
@@ -82,17 +64,24 @@ def main(argv: list[str] | None = None) -> int:
     # with the [gcp] extra, and the warning on every command reads like a fault.
     logging.getLogger().addFilter(lambda record: "apitools not found" not in record.getMessage())
     # Heavy imports only after --help has had its chance to return.
-    from pipelines.errors import UsageError
-    from pipelines.launch import run_stage
-    from schemas.config import ConfigError, load_config
+    from pydantic import ValidationError
+
+    from corpusmill.pipelines.config_checks import load_stage_config
+    from corpusmill.pipelines.errors import UsageError
+    from corpusmill.pipelines.launch import run_stage
+    from corpusmill.pipelines.stages import STAGES
+    from corpusmill.schemas.config import ConfigError, VerifyConfig, describe_validation_error
 
     try:
         if args.stage == "verify":
-            from pipelines.verify_stage import run
-
-            return run(args.problems, args.generations, args.format, args.output, beam_args)
-        config = load_config(args.config, args.stage)
-        return run_stage(_stage_spec(args), config, args.input, args.output, beam_args)
+            try:
+                config = VerifyConfig(problems=args.problems, generations=args.generations, format=args.format)
+            except ValidationError as err:
+                raise ConfigError(describe_validation_error(err)) from err
+            inputs = None
+        else:
+            config, inputs = load_stage_config(args.config, args.stage), args.input
+        return run_stage(STAGES[args.stage].spec(args), config, inputs, args.output, beam_args)
     except (ConfigError, UsageError) as err:
         print(f"corpusmill {args.stage}: error: {err}", file=sys.stderr)
         return EXIT_USAGE

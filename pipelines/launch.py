@@ -13,39 +13,46 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 from pydantic import BaseModel
 
-from filters.langid import default_model_path
-from pipelines import manifest as manifests
-from pipelines import report as reports
-from pipelines import shards
-from pipelines.errors import UsageError
-from pipelines.inputs import InputError, resolve_inputs
-from pipelines.options import pipeline_options
-from pipelines.transforms import NAMESPACE
+from corpusmill.core.language_id import default_model_path
+from corpusmill.pipelines.errors import UsageError
+from corpusmill.pipelines.io import manifest as manifests
+from corpusmill.pipelines.io import report as reports
+from corpusmill.pipelines.io import shards
+from corpusmill.pipelines.io.inputs import InputError, resolve_inputs
+from corpusmill.pipelines.options import pipeline_options
+from corpusmill.pipelines.transforms.ledger import NAMESPACE
 
 TABLES = ("documents", "removed", "errors", "index")
 
 
-@dataclass
+def config_inputs(config: BaseModel, inputs_override: list[str] | None) -> dict[str, tuple[str, int]]:
+    """{path: (format, bytes)} of `--input` when given, else of the config's `input.paths`."""
+    try:
+        return resolve_inputs(inputs_override or config.input.paths, config.input.format)
+    except InputError as err:
+        raise UsageError(str(err)) from err
+
+
+@dataclass(frozen=True)
 class StageSpec:
-    """How to build and describe one stage."""
+    """How to build and describe one stage; every stage runs through `run_stage`."""
 
     name: str
     build: Callable[[beam.Pipeline, BaseModel, dict[str, str], str], None]
     step_order: Callable[[BaseModel], list[tuple[str, str]]]
     tables: Callable[[BaseModel], dict[str, int]]
+    inputs: Callable[[BaseModel, list[str] | None], dict[str, tuple[str, int]]] = config_inputs
     after_run: Callable[[str], None] | None = None  # e.g. the SFT table also as JSONL
+    report_fields: Callable[[dict[str, int]], dict] | None = None  # stage-specific report.json fields
     force: bool = False  # run even when the output is complete for this config (synth --reverify)
 
 
-def prepare(config: BaseModel, inputs_override: list[str] | None, out: str) -> dict[str, tuple[str, int]]:
+def prepare(spec: StageSpec, config: BaseModel, inputs_override: list[str] | None, out: str
+            ) -> dict[str, tuple[str, int]]:
     """Check everything that can be checked before launch; returns the resolved inputs."""
-    try:
-        inputs = resolve_inputs(inputs_override or config.input.paths, config.input.format)
-    except InputError as err:
-        raise UsageError(str(err)) from err
-    langid = getattr(config, "langid", None)
-    model = (langid and langid.model_path) or str(default_model_path())
-    if langid is not None and langid.enabled and not os.path.isfile(model):
+    inputs = spec.inputs(config, inputs_override)
+    model = _langid_model(config)
+    if model is not None and not os.path.isfile(model):
         raise UsageError(f"field 'langid.model_path': file not found: {model}")
     check_output_folder(out)
     return inputs
@@ -61,7 +68,7 @@ def check_output_folder(out: str) -> None:
 def run_stage(spec: StageSpec, config: BaseModel, inputs_override: list[str] | None, out: str,
               beam_args: list[str]) -> int:
     """Run one stage end to end; returns the process exit code."""
-    inputs = prepare(config, inputs_override, out)
+    inputs = prepare(spec, config, inputs_override, out)
     config_hash = config.config_hash()
     input_record = {path: {"format": fmt, "bytes": size} for path, (fmt, size) in inputs.items()}
     previous = manifests.read_manifest(out)
@@ -92,6 +99,8 @@ def run_stage(spec: StageSpec, config: BaseModel, inputs_override: list[str] | N
 
     written = complete_shards(out, spec.tables(config), config.output.compression)
     report = reports.build_report(out, counters, spec.step_order(config))
+    if spec.report_fields is not None:
+        report.update(spec.report_fields(counters))
     reports.write_report(out, report, f"corpusmill {spec.name}")
     if spec.after_run is not None:
         spec.after_run(out)
@@ -110,6 +119,7 @@ def _langid_model(config: BaseModel) -> str | None:
 
 
 def read_counters(result) -> dict[str, int]:
+    """corpusmill's Beam counters of a finished run, summed over steps."""
     counters: dict[str, int] = {}
     for c in result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]:
         value = c.committed if c.committed is not None else c.attempted

@@ -11,6 +11,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from corpusmill.schemas.banding import optimal_bands
+from corpusmill.schemas.samples import ProblemFormat
+
 
 class ConfigError(ValueError):
     """A config that cannot be used; the message is one line meant for the user."""
@@ -18,6 +21,15 @@ class ConfigError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _StageConfig(_Strict):
+    """What every stage config has: a hash of the resolved settings for the manifest."""
+
+    def config_hash(self) -> str:
+        """sha256 of the resolved config without input paths (those are recorded separately)."""
+        body = self.model_dump(mode="json", exclude={"input": {"paths"}})
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 class InputConfig(_Strict):
@@ -57,17 +69,11 @@ class LangIdConfig(_Strict):
 
 
 class FilterSpec(_Strict):
-    """One quality filter by registered name, with its parameters."""
+    """One quality filter by registered name, with its parameters (checked against the filter registry
+    before launch: pipelines/config_checks.py)."""
 
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _known(self) -> FilterSpec:
-        from filters.base import make_filter
-
-        make_filter(self.name, self.params)  # raises ValueError naming the known filters / params
-        return self
 
 
 class PiiConfig(_Strict):
@@ -118,8 +124,6 @@ class MinHashConfig(_Strict):
         if (bands is None) != (rows is None):
             raise ValueError("give both 'bands' and 'rows', or neither to derive them from 'threshold'")
         if bands is None and isinstance(num_perm, int):
-            from filters.minhash import optimal_bands
-
             bands, rows = optimal_bands(float(raw.get("threshold", 0.8)), num_perm,
                                         float(raw.get("fp_weight", 0.05)), float(raw.get("fn_weight", 0.95)))
             raw = {**raw, "bands": bands, "rows": rows}
@@ -149,7 +153,7 @@ class DedupSettings(_Strict):
 DEFAULT_FILTERS = ("gopher_repetition_v1", "gopher_quality_v1", "c4_quality_v1", "fineweb_quality_v1")
 
 
-class CurateConfig(_Strict):
+class CurateConfig(_StageConfig):
     """The `curate` stage: read, extract, identify language, filter, redact, write."""
 
     stage: Literal["curate"] = "curate"
@@ -171,24 +175,14 @@ class CurateConfig(_Strict):
             raise ValueError(f"filter {dupes[0]!r} listed twice; each filter may appear once")
         return filters
 
-    def config_hash(self) -> str:
-        """sha256 of the resolved config without input paths (those are recorded separately)."""
-        body = self.model_dump(mode="json", exclude={"input": {"paths"}})
-        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
-
-class DedupConfig(_Strict):
+class DedupConfig(_StageConfig):
     """The `dedup` stage: documents in (a curate output, JSONL, Parquet), duplicates removed."""
 
     stage: Literal["dedup"] = "dedup"
     input: InputConfig = Field(default_factory=InputConfig)
     dedup: DedupSettings = Field(default_factory=DedupSettings)
     output: OutputConfig = Field(default_factory=OutputConfig)
-
-    def config_hash(self) -> str:
-        """sha256 of the resolved config without input paths (those are recorded separately)."""
-        body = self.model_dump(mode="json", exclude={"input": {"paths"}})
-        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 class BackendConfig(_Strict):
@@ -247,12 +241,12 @@ class ProblemFieldsConfig(_Strict):
         return self
 
 
-class SynthConfig(_Strict):
+class SynthConfig(_StageConfig):
     """The `synth` stage: problems in, verified reasoning traces out as SFT data."""
 
     stage: Literal["synth"] = "synth"
     input: InputConfig = Field(default_factory=InputConfig)
-    problem_format: Literal["auto", "gsm8k", "math", "mbpp", "humaneval", "leetcode"] = "auto"
+    problem_format: Literal["auto"] | ProblemFormat = "auto"
     problem_fields: ProblemFieldsConfig | None = Field(None, description="instead of a built-in format")
     template: str = "r1_v1"
     backend: BackendConfig
@@ -265,21 +259,20 @@ class SynthConfig(_Strict):
     cache_dir: str | None = Field(None, description="generation cache; default OUTPUT/cache")
     output: OutputConfig = Field(default_factory=OutputConfig)
 
-    @field_validator("template")
-    @classmethod
-    def _known_template(cls, name: str) -> str:
-        from synth.prompts import load_template
 
-        load_template(name)
-        return name
+class VerifyConfig(_StageConfig):
+    """`corpusmill verify`: generations made elsewhere, checked against their problems. Built from the
+    command line (--problems, --generations, --format) rather than a file."""
 
-    def config_hash(self) -> str:
-        """sha256 of the resolved config without input paths (those are recorded separately)."""
-        body = self.model_dump(mode="json", exclude={"input": {"paths"}})
-        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    stage: Literal["verify"] = "verify"
+    problems: str = Field(..., description="problem set, JSONL or Parquet")
+    generations: str = Field(..., description="JSONL with problem_id and completion")
+    format: ProblemFormat | None = Field(None, description="default: recognised from each record's fields")
+    output: OutputConfig = Field(default_factory=OutputConfig)
 
 
-STAGE_MODELS: dict[str, type[BaseModel]] = {"curate": CurateConfig, "dedup": DedupConfig, "synth": SynthConfig}
+STAGE_MODELS: dict[str, type[BaseModel]] = {"curate": CurateConfig, "dedup": DedupConfig, "synth": SynthConfig,
+                                            "verify": VerifyConfig}
 
 
 def load_config(path: str | Path, stage: str) -> BaseModel:
@@ -318,7 +311,9 @@ def describe_validation_error(err: ValidationError) -> str:
 
 
 def _allowed_fields(model_name: str, loc: tuple) -> list[str]:
-    model: Any = next(m for m in STAGE_MODELS.values() if m.__name__ == model_name)
+    # any model of this module: stage configs, and sections validated alone (a filter's parameters)
+    model: Any = next(m for m in globals().values()
+                      if isinstance(m, type) and issubclass(m, BaseModel) and m.__name__ == model_name)
     for part in loc:
         if isinstance(part, int):
             continue

@@ -12,27 +12,17 @@ import hashlib
 import json
 import os
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
-from synth.openai_backend import SamplingParams
+from corpusmill.schemas.config import SamplingConfig
+from corpusmill.schemas.samples import CachedSample
 
 
-def sample_key(problem_id: str, template: str, model: str, params: SamplingParams, index: int) -> str:
+def sample_key(problem_id: str, template: str, model: str, params: SamplingConfig, index: int) -> str:
     """The cache key of sample `index` of a problem under one template, model and sampling setup."""
-    body = json.dumps([problem_id, template, model, {k: v for k, v in asdict(params).items() if k != "n"}, index],
+    body = json.dumps([problem_id, template, model, {k: v for k, v in params.model_dump().items() if k != "n"}, index],
                       sort_keys=True)
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class CachedSample:
-    """One generation as stored."""
-
-    key: str
-    problem_id: str
-    index: int
-    text: str
-    finish_reason: str | None
 
 
 class GenerationCache:

@@ -6,33 +6,11 @@ with what a verifier needs: a reference answer (math) or a test program (code).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from corpusmill.schemas.config import ProblemFieldsConfig
+from corpusmill.schemas.samples import FORMATS, Problem, ProblemFormat
+from corpusmill.synth.verifiers.math_answers import reference_answer
 
-from synth.math_verifier import reference_answer
-
-ProblemFormat = Literal["gsm8k", "math", "mbpp", "humaneval", "leetcode"]
-FORMATS: tuple[str, ...] = ("gsm8k", "math", "mbpp", "humaneval", "leetcode")
 ID_FIELDS = ("id", "task_id", "problem_id", "idx", "unique_id")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One problem: the prompt shown to the model and what its answer is checked against."""
-
-    id: str
-    source: str
-    format: ProblemFormat
-    prompt: str
-    reference: str | None = None  # math: the gold final answer
-    tests: str | None = None  # code: test code run after the solution
-    setup: str | None = None  # code: run before the solution (MBPP test_setup_code)
-    stub: str | None = None  # code: the signature or class the solution continues (HumanEval, LeetCode)
-    entry_point: str | None = None
-
-    @property
-    def kind(self) -> Literal["math", "code"]:
-        return "math" if self.format in ("gsm8k", "math") else "code"
 
 
 def detect_format(row: dict) -> ProblemFormat | None:
@@ -50,7 +28,7 @@ def detect_format(row: dict) -> ProblemFormat | None:
     return None
 
 
-def _mapped(row: dict, index: int, source: str, fields: FieldMapping) -> Problem:
+def _mapped(row: dict, index: int, source: str, fields: ProblemFieldsConfig) -> Problem:
     own_id = row.get(fields.id) if fields.id else None
     pid = str(own_id) if own_id not in (None, "") else f"{source}-{index}"
     prompt = _field(row, fields.prompt, "mapped")
@@ -74,19 +52,8 @@ def _field(row: dict, name: str, fmt: str) -> str:
     return value
 
 
-@dataclass(frozen=True)
-class FieldMapping:
-    """Which fields of a problem set that is none of the built-in formats hold what."""
-
-    kind: Literal["math", "code"]
-    prompt: str
-    answer: str | None = None  # math: the gold answer
-    tests: str | None = None  # code: test code (a string, or a list of assert lines)
-    id: str | None = None
-
-
 def problem_from_row(row: dict, index: int, source: str, fmt: ProblemFormat | None = None,
-                     fields: FieldMapping | None = None) -> Problem:
+                     fields: ProblemFieldsConfig | None = None) -> Problem:
     """A Problem from one record; ValueError names the missing or malformed field."""
     if not isinstance(row, dict):
         raise ValueError(f"expected a JSON object, got {type(row).__name__}")

@@ -12,7 +12,7 @@ from importlib import resources
 
 import yaml
 
-from synth.problems import Problem
+from corpusmill.schemas.samples import Problem
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class PromptTemplate:
 
 def known_templates() -> list[str]:
     """Names of the bundled templates."""
-    return sorted(p.name.removesuffix(".yaml") for p in resources.files("synth.templates").iterdir()
+    return sorted(p.name.removesuffix(".yaml") for p in resources.files("corpusmill.synth.templates").iterdir()
                   if p.name.endswith(".yaml"))
 
 
@@ -43,5 +43,5 @@ def load_template(name: str) -> PromptTemplate:
     """A bundled template by name; an unknown name raises ValueError listing the known ones."""
     if name not in known_templates():
         raise ValueError(f"unknown template {name!r}; known: {', '.join(known_templates())}")
-    raw = yaml.safe_load((resources.files("synth.templates") / f"{name}.yaml").read_text(encoding="utf-8"))
+    raw = yaml.safe_load((resources.files("corpusmill.synth.templates") / f"{name}.yaml").read_text(encoding="utf-8"))
     return PromptTemplate(raw["name"], raw.get("system"), raw["user"], dict(raw.get("answer_hints") or {}))

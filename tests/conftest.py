@@ -33,6 +33,6 @@ def write_warc(path: Path, pages: list[tuple[str, str, bytes]]) -> Path:
 
 def run_cli(*args: str) -> int:
     """Run `corpusmill` in this process on Beam's in-memory DirectRunner; returns the exit code."""
-    from pipelines.cli import main
+    from corpusmill.pipelines.cli import main
 
     return main([*args, *IN_PROCESS])

@@ -1,15 +1,15 @@
 """The generation cache."""
 
-from synth.cache import CachedSample, GenerationCache, sample_key
-from synth.openai_backend import SamplingParams
+from corpusmill.schemas.config import SamplingConfig
+from corpusmill.synth.cache import CachedSample, GenerationCache, sample_key
 
 
 def test_keys_depend_on_everything_but_n():
-    p = SamplingParams(n=4, seed=1)
+    p = SamplingConfig(n=4, seed=1)
     base = sample_key("p1", "r1_v1", "m", p, 0)
-    assert base == sample_key("p1", "r1_v1", "m", SamplingParams(n=8, seed=1), 0)
+    assert base == sample_key("p1", "r1_v1", "m", SamplingConfig(n=8, seed=1), 0)
     assert len({base, sample_key("p2", "r1_v1", "m", p, 0), sample_key("p1", "chat_v1", "m", p, 0),
-                sample_key("p1", "r1_v1", "m2", p, 0), sample_key("p1", "r1_v1", "m", SamplingParams(seed=2), 0),
+                sample_key("p1", "r1_v1", "m2", p, 0), sample_key("p1", "r1_v1", "m", SamplingConfig(seed=2), 0),
                 sample_key("p1", "r1_v1", "m", p, 1)}) == 6
 
 

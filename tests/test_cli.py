@@ -145,7 +145,7 @@ def test_usage_errors_exit_2_and_write_nothing(tmp_path, data_dir, capsys, confi
 
 
 def test_help_lists_the_stage(capsys):
-    from pipelines.cli import main
+    from corpusmill.pipelines.cli import main
 
     with pytest.raises(SystemExit) as exit_:
         main(["--help"])

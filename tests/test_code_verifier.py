@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from synth.code_verifier import extract_code, solution_program, verify_code
-from synth.problems import detect_format, problem_from_row
-from synth.sandbox import SandboxLimits
+from corpusmill.synth.problems import detect_format, problem_from_row
+from corpusmill.synth.verifiers.code_tests import extract_code, solution_program, verify_code
+from corpusmill.synth.verifiers.sandbox import SandboxLimits
 
 HUMANEVAL_STYLE = {
     "task_id": "Local/0",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from filters.minhash import ShingleSpec, jaccard, shingles
+from corpusmill.filters.dedup.minhash import ShingleSpec, jaccard, shingles
 from tests.conftest import run_cli
 
 CONFIG = Path(__file__).parent.parent / "configs" / "dedup.yaml"

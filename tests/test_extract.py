@@ -5,8 +5,9 @@ import time
 
 import pytest
 
-from filters.extract import HtmlExtractor, decode_html
-from filters.sandbox import SandboxCallFailed, SandboxCrashed, TimeLimitedCall
+from corpusmill.core.extraction import HtmlExtractor, decode_html
+from corpusmill.core.helper_process import HelperCallFailed, HelperCrashed, TimeLimitedCall
+from corpusmill.schemas.config import ExtractConfig
 
 PAGE = ("<html><head><title>t</title></head><body><nav>Home | About</nav><article>"
         + "".join(f"<p>Paragraph {i} tells a long and quiet story about the harbour town and its people, "
@@ -16,7 +17,7 @@ PAGE = ("<html><head><title>t</title></head><body><nav>Home | About</nav><articl
 
 @pytest.mark.parametrize("name", ["trafilatura", "resiliparse"])
 def test_extracts_main_text(name):
-    ex = HtmlExtractor(name, timeout_s=0)
+    ex = HtmlExtractor(ExtractConfig(extractor=name, timeout_s=0))
     ex.setup()
     result = ex(PAGE.encode(), "utf-8")
     assert result.reason is None
@@ -32,12 +33,12 @@ def test_charset_from_header_and_detection():
 
 def test_invalid_utf8_does_not_raise():
     broken = PAGE.encode() + b"\xff\xfe\xc3\x28 trailing"
-    ex = HtmlExtractor("resiliparse", timeout_s=0)
+    ex = HtmlExtractor(ExtractConfig(extractor="resiliparse", timeout_s=0))
     assert ex(broken, "utf-8").text
 
 
 def test_binary_and_oversized_payloads_are_removed_with_reasons():
-    ex = HtmlExtractor("resiliparse", timeout_s=0, max_html_bytes=1000)
+    ex = HtmlExtractor(ExtractConfig(extractor="resiliparse", timeout_s=0, max_html_bytes=1000))
     assert ex(b"%PDF-1.4\x00\x01\x02binary", None).reason == "binary_payload"
     assert ex(b"<p>" + b"x" * 2000 + b"</p>", None).reason == "html_too_large"
     assert ex(b"<html><body></body></html>", None).reason == "no_text_extracted"
@@ -77,10 +78,10 @@ def test_helper_crash_and_errors_are_reported():
     crash = TimeLimitedCall(_crash, timeout_s=10)
     failing = TimeLimitedCall(_raise, timeout_s=10)
     try:
-        with pytest.raises(SandboxCrashed):
+        with pytest.raises(HelperCrashed):
             crash.call("crash")
         assert crash.call("ok") == "ok"
-        with pytest.raises(SandboxCallFailed, match="ValueError: bad tree"):
+        with pytest.raises(HelperCallFailed, match="ValueError: bad tree"):
             failing.call("raise")
     finally:
         crash.close()
@@ -88,8 +89,8 @@ def test_helper_crash_and_errors_are_reported():
 
 
 def test_extractor_maps_timeouts_to_a_removal_reason(monkeypatch):
-    ex = HtmlExtractor("resiliparse", timeout_s=1)
-    ex._sandbox = TimeLimitedCall(_slow, timeout_s=1)
+    ex = HtmlExtractor(ExtractConfig(extractor="resiliparse", timeout_s=1))
+    ex._helper = TimeLimitedCall(_slow, timeout_s=1)
     try:
         assert ex(b"<p>sleep</p>", "utf-8").reason == "extraction_timeout"
     finally:
@@ -97,5 +98,5 @@ def test_extractor_maps_timeouts_to_a_removal_reason(monkeypatch):
 
 
 def test_unknown_extractor():
-    with pytest.raises(ValueError, match="unknown extractor 'soup'; known: resiliparse, trafilatura"):
-        HtmlExtractor("soup")
+    with pytest.raises(ValueError, match="'trafilatura' or 'resiliparse'"):
+        HtmlExtractor(ExtractConfig(extractor="soup"))

@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from filters.base import Verdict, known_filters, make_filter
-from filters.langid import LanguageFilter, LanguageIdentifier
-from schemas.records import Document
+from corpusmill.core.language_id import LanguageIdentifier
+from corpusmill.filters.base import Verdict, known_filters, make_filter
+from corpusmill.filters.language import LanguageFilter
+from corpusmill.schemas.config import LangIdConfig
+from corpusmill.schemas.records import Document
 
 GOOD = (
     "The village library opened a new reading room last spring, and it has been busy ever since.\n"
@@ -111,11 +113,11 @@ def test_language_identifier_reports_missing_model(tmp_path):
 
 
 def test_language_filter_thresholds():
-    f = LanguageFilter(languages=("en", "de"), min_score=0.65, min_score_per_lang={"de": 0.9})
+    f = LanguageFilter(LangIdConfig(languages=["en", "de"], min_score=0.65, min_score_per_lang={"de": 0.9}))
     assert f(doc(GOOD, "en", 0.7)).keep
     assert f(doc(GOOD, "fr", 0.99)).reason == "language_not_selected"
     assert f(doc(GOOD, "de", 0.8)).reason == "language_score_too_low"
-    assert LanguageFilter(languages=())(doc(GOOD, "fr", 0.99)).keep
+    assert LanguageFilter(LangIdConfig(languages=[]))(doc(GOOD, "fr", 0.99)).keep
 
 
 def test_filters_are_deterministic():
@@ -126,14 +128,14 @@ def test_filters_are_deterministic():
 
 
 def test_cjk_text_is_split_into_words_not_one_token():
-    from filters import text_units
+    from corpusmill.core import text_units
 
     words = text_units.words("我们今天去图书馆看书，然后一起吃晚饭。", "zh")
     assert len(words) > 5
 
 
 def test_japanese_text_is_split_into_words():
-    from filters import text_units
+    from corpusmill.core import text_units
 
     assert len(text_units.words("私は今日図書館に行きました。", "ja")) > 5
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from synth.math_verifier import (
+from corpusmill.synth.verifiers.math_answers import (
     MathVerifier,
     final_answer_text,
     last_boxed,

@@ -5,19 +5,12 @@ import random
 import numpy as np
 import pytest
 
-from filters import components
-from filters.dedup_keys import Rank, SurvivorRule, text_key, url_key
-from filters.minhash import (
-    ShingleSpec,
-    band_hashes,
-    candidate_probability,
-    jaccard,
-    optimal_bands,
-    shingles,
-    signatures,
-)
-from pipelines.dedup import find_candidates
-from schemas.records import Document
+from corpusmill.filters.dedup import components
+from corpusmill.filters.dedup.candidates import find_candidates
+from corpusmill.filters.dedup.keys import Rank, SurvivorRule, text_key, url_key
+from corpusmill.filters.dedup.minhash import ShingleSpec, band_hashes, jaccard, shingles, signatures
+from corpusmill.schemas.banding import candidate_probability, optimal_bands
+from corpusmill.schemas.records import Document
 
 TEXT = ("the quick brown fox jumps over the lazy dog while the farmer watches from the old wooden "
         "fence and thinks about the harvest that will come when the autumn rains arrive in the valley")

@@ -8,7 +8,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from synth.openai_backend import GenerationFailed, OpenAICompatibleBackend, SamplingParams
+from corpusmill.schemas.config import BackendConfig, SamplingConfig
+from corpusmill.schemas.samples import GenerationFailed
+from corpusmill.synth.backends.openai_server import OpenAICompatibleBackend
 
 CALLS: Counter = Counter()
 
@@ -62,7 +64,8 @@ def server():
 
 
 def _backend(url, model, max_retries=3):
-    return OpenAICompatibleBackend(url, model, concurrency=4, timeout_s=1, max_retries=max_retries, backoff_s=0.01)
+    config = BackendConfig(base_url=url, model=model, concurrency=4, timeout_s=1, max_retries=max_retries)
+    return OpenAICompatibleBackend(config, backoff_s=0.01)
 
 
 def _conversations(k):
@@ -70,25 +73,25 @@ def _conversations(k):
 
 
 def test_n_samples_per_problem_in_order(server):
-    out = _backend(server, "ok").generate(_conversations(5), SamplingParams(n=3, seed=10))
+    out = _backend(server, "ok").generate(_conversations(5), SamplingConfig(n=3, seed=10))
     assert [len(samples) for samples in out] == [3] * 5
     assert out[2][1].text == "q2|seed=10|1" and out[2][1].finish_reason == "stop"
 
 
 def test_servers_that_ignore_n_get_repeated_requests_with_distinct_seeds(server):
-    out = _backend(server, "ignores-n").generate(_conversations(2), SamplingParams(n=3, seed=5))
+    out = _backend(server, "ignores-n").generate(_conversations(2), SamplingConfig(n=3, seed=5))
     assert [s.text for s in out[0]] == ["q0|seed=5|0", "q0|seed=6|0", "q0|seed=7|0"]
 
 
 def test_retries_on_429_5xx_and_dropped_connections(server):
-    assert len(_backend(server, "flaky").generate(_conversations(1), SamplingParams(n=2))[0]) == 2
-    assert len(_backend(server, "drops").generate(_conversations(1), SamplingParams(n=1))[0]) == 1
+    assert len(_backend(server, "flaky").generate(_conversations(1), SamplingConfig(n=2))[0]) == 2
+    assert len(_backend(server, "drops").generate(_conversations(1), SamplingConfig(n=1))[0]) == 1
 
 
 def test_failures_are_returned_not_raised(server):
-    down = _backend(server, "down").generate(_conversations(2), SamplingParams(n=1))
+    down = _backend(server, "down").generate(_conversations(2), SamplingConfig(n=1))
     assert all(isinstance(r, GenerationFailed) and ("HTTP 503" in r.error or "HTTP 429" in r.error) for r in down)
-    bad = _backend(server, "bad-request").generate(_conversations(1), SamplingParams(n=1))[0]
+    bad = _backend(server, "bad-request").generate(_conversations(1), SamplingConfig(n=1))[0]
     assert isinstance(bad, GenerationFailed) and "HTTP 400" in bad.error
-    slow = _backend(server, "slow", max_retries=1).generate(_conversations(1), SamplingParams(n=1))[0]
+    slow = _backend(server, "slow", max_retries=1).generate(_conversations(1), SamplingConfig(n=1))[0]
     assert isinstance(slow, GenerationFailed) and "Timeout" in slow.error

@@ -4,11 +4,13 @@ import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from filters.base import make_filter
-from filters.extract import HtmlExtractor
-from pipelines.readers import FieldMapping
-from pipelines.transforms import ApplyFilter, ExtractText, ReadRecords
-from schemas.records import Document, RawRecord
+from corpusmill.core.extraction import HtmlExtractor
+from corpusmill.filters.base import make_filter
+from corpusmill.pipelines.transforms.filter import ApplyFilter
+from corpusmill.pipelines.transforms.read import ReadRecords
+from corpusmill.pipelines.transforms.text import ExtractText
+from corpusmill.schemas.config import ExtractConfig, InputConfig
+from corpusmill.schemas.records import Document, RawRecord
 from tests.test_filters import GOOD
 
 
@@ -51,7 +53,7 @@ def test_extract_text_passes_plain_text_and_removes_empty_html():
     records = [RawRecord("r1", "t", "f", 0, text="already text"),
                RawRecord("r2", "t", "f", 1, html=b"<html><body></body></html>")]
     with TestPipeline() as p:
-        out = p | beam.Create(records) | ExtractText(HtmlExtractor("resiliparse", timeout_s=0))
+        out = p | beam.Create(records) | ExtractText(HtmlExtractor(ExtractConfig(extractor="resiliparse", timeout_s=0)))
         assert_that(out.docs | "Texts" >> beam.Map(lambda d: d.text), equal_to(["already text"]), label="docs")
         assert_that(out.removed | "Reasons" >> beam.Map(lambda r: (r.id, r.reason)),
                     equal_to([("r2", "no_text_extracted")]), label="removed")
@@ -62,7 +64,7 @@ def test_read_records_tags_outputs(data_dir):
     trunc = str(data_dir / "bad/warcio_example-trunc.warc")
     with TestPipeline() as p:
         out = (p | beam.Create([path, trunc])
-               | ReadRecords({path: "warc", trunc: "warc"}, None, FieldMapping()))
+               | ReadRecords({path: "warc", trunc: "warc"}, InputConfig()))
         assert_that(out.records | "N" >> beam.combiners.Count.Globally(), equal_to([0]), label="records")
         assert_that(out.removed | "R" >> beam.combiners.Count.Globally(), equal_to([9]), label="removed")
         assert_that(out.errors | "E" >> beam.combiners.Count.Globally(), equal_to([2]), label="errors")

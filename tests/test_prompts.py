@@ -2,8 +2,8 @@
 
 import pytest
 
-from synth.problems import problem_from_row
-from synth.prompts import known_templates, load_template
+from corpusmill.synth.problems import problem_from_row
+from corpusmill.synth.prompts import known_templates, load_template
 
 MATH = problem_from_row({"problem": "What is 2+2?", "answer": "4"}, 0, "t")
 CODE = problem_from_row({"text": "Write f.", "test_list": ["assert f() == 1"]}, 0, "t")

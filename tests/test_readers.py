@@ -8,12 +8,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.readers import FieldMapping, detect_format, read_records
+from corpusmill.pipelines.io.readers import detect_format, read_records
+from corpusmill.schemas.config import InputConfig
 
 
 def events(path, fmt=None, fields=None):
     fmt = fmt or detect_format(str(path))
-    return list(read_records(str(path), fmt, lambda: open(path, "rb"), "test", fields or FieldMapping()))
+    return list(read_records(str(path), fmt, lambda: open(path, "rb"), "test", fields or InputConfig()))
 
 
 def summary(evs):
@@ -72,7 +73,7 @@ def test_edge_case_warcs(data_dir, name, expected):
 
 def test_digest_check_can_be_switched_off(data_dir):
     path = data_dir / "bad/warcio_example-wrong-chunks.warc.gz"
-    evs = list(read_records(str(path), "warc", lambda: open(path, "rb"), "t", FieldMapping(), verify_digests=False))
+    evs = list(read_records(str(path), "warc", lambda: open(path, "rb"), "t", InputConfig(), verify_digests=False))
     assert summary(evs) == {"record": 1, "skip.request": 1}
 
 
@@ -107,7 +108,7 @@ def test_jsonl_keeps_own_ids_and_reports_bad_lines(tmp_path):
 def test_jsonl_field_mapping(tmp_path):
     path = tmp_path / "in.jsonl"
     path.write_text(json.dumps({"doc_id": 7, "content": "x"}) + "\n")
-    evs = events(path, fields=FieldMapping(id_field="doc_id", text_field="content"))
+    evs = events(path, fields=InputConfig(id_field="doc_id", text_field="content"))
     assert evs[0].record.id == "7" and evs[0].record.text == "x"
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from synth.sandbox import SandboxLimits, default_python, isolation_available, run_python
+from corpusmill.synth.verifiers.sandbox import SandboxLimits, default_python, isolation_available, run_python
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not Path("/usr/bin/python3").exists(),
                                 reason="the sandbox drops privileges to uid 65534, which needs root and "

@@ -6,10 +6,11 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from pipelines.shards import write_rows
-from schemas.config import ConfigError, CurateConfig, load_config
-from schemas.records import Document, ErrorRecord, Removal
-from schemas.tables import SCHEMA_VERSION, SCHEMAS
+from corpusmill.pipelines.config_checks import load_stage_config
+from corpusmill.pipelines.io.shards import write_rows
+from corpusmill.schemas.config import ConfigError, CurateConfig, load_config
+from corpusmill.schemas.records import Document, ErrorRecord, Removal
+from corpusmill.schemas.tables import SCHEMA_VERSION, SCHEMAS
 
 
 def test_sft_table_round_trips(tmp_path):
@@ -64,7 +65,7 @@ def test_defaults_are_valid():
 ])
 def test_config_errors_name_the_problem(tmp_path, text, expected):
     with pytest.raises(ConfigError) as err:
-        load_config(_config(tmp_path, text), "curate")
+        load_stage_config(_config(tmp_path, text), "curate")
     assert expected in str(err.value)
     assert "\n" not in str(err.value)
 
@@ -77,4 +78,4 @@ def test_missing_config_file(tmp_path):
 @pytest.mark.parametrize("path", sorted((Path(__file__).parent.parent / "configs").glob("*.yaml")))
 def test_shipped_configs_are_valid(path):
     stage = yaml.safe_load(path.read_text())["stage"]
-    assert load_config(path, stage).stage == stage
+    assert load_stage_config(path, stage).stage == stage

@@ -1,7 +1,8 @@
 """Checks on generated traces: format, length, language mixing, repetition."""
 
-from filters.langid import LanguageIdentifier
-from synth.traces import TraceChecks, format_problem
+from corpusmill.core.language_id import LanguageIdentifier
+from corpusmill.schemas.config import TraceChecksConfig
+from corpusmill.synth.verifiers.traces import TraceChecks, format_problem
 
 LID = LanguageIdentifier()
 PROMPT = "A train travels 60 miles in 1.5 hours. What is its average speed in miles per hour?"
@@ -22,10 +23,10 @@ def test_format():
 def test_checks_on_real_looking_traces():
     checks = TraceChecks()
     assert checks.problem(PROMPT, GOOD, LID.identify) is None
-    assert TraceChecks(max_chars=50).problem(PROMPT, GOOD, LID.identify) == "too_long"
+    assert TraceChecks(TraceChecksConfig(max_chars=50)).problem(PROMPT, GOOD, LID.identify) == "too_long"
     loop = "<think>" + "I will divide the distance by the time to get the answer again. " * 40 + "</think> 40"
     assert checks.problem(PROMPT, loop, LID.identify) == "repetitive"
     mixed = ("<think>\n火车在一个半小时内行驶了六十英里，"
              "所以我们用距离除以时间来计算速度，答案是每小时四十英里。\n</think>\n答案是四十。")
     assert checks.problem(PROMPT, mixed, LID.identify) == "language_mixing"
-    assert TraceChecks(language_consistency=False).problem(PROMPT, mixed, LID.identify) is None
+    assert TraceChecks(TraceChecksConfig(language_consistency=False)).problem(PROMPT, mixed, LID.identify) is None

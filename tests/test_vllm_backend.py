@@ -27,12 +27,12 @@ def tiny_model(tmp_path_factory):
 
 
 def test_in_process_engine_gives_n_seeded_samples(tiny_model):
-    from synth.openai_backend import SamplingParams
-    from synth.vllm_backend import VLLMBackend
+    from corpusmill.schemas.config import BackendConfig, SamplingConfig
+    from corpusmill.synth.backends.vllm_engine import VLLMBackend
 
-    backend = VLLMBackend(str(tiny_model), dtype="float32", max_model_len=256, enforce_eager=True,
-                          kv_cache_memory_bytes=KV_CACHE_BYTES)
-    params = SamplingParams(n=3, temperature=0.8, top_p=0.95, max_tokens=8, seed=1)
+    backend = VLLMBackend(BackendConfig(kind="vllm", model=str(tiny_model), dtype="float32", max_model_len=256,
+                                        enforce_eager=True, kv_cache_memory_bytes=KV_CACHE_BYTES))
+    params = SamplingConfig(n=3, temperature=0.8, top_p=0.95, max_tokens=8, seed=1)
     first = backend.generate(CONVERSATIONS, params)
     assert [len(samples) for samples in first] == [3, 3]
     assert all(s.finish_reason in ("length", "stop") and s.index in (0, 1, 2) for samples in first for s in samples)
@@ -47,7 +47,8 @@ def _free_port() -> int:
 
 
 def test_openai_server_through_the_openai_backend(tiny_model, tmp_path):
-    from synth.openai_backend import OpenAICompatibleBackend, SamplingParams
+    from corpusmill.schemas.config import BackendConfig, SamplingConfig
+    from corpusmill.synth.backends.openai_server import OpenAICompatibleBackend
 
     port = _free_port()
     log = open(tmp_path / "server.log", "w")
@@ -65,8 +66,9 @@ def test_openai_server_through_the_openai_backend(tiny_model, tmp_path):
             except httpx.TransportError:
                 pass
             time.sleep(2)
-        backend = OpenAICompatibleBackend(f"http://127.0.0.1:{port}/v1", "tiny", timeout_s=120, max_retries=2)
-        results = backend.generate(CONVERSATIONS, SamplingParams(n=2, max_tokens=8, seed=3))
+        backend = OpenAICompatibleBackend(BackendConfig(base_url=f"http://127.0.0.1:{port}/v1", model="tiny",
+                                                        timeout_s=120, max_retries=2))
+        results = backend.generate(CONVERSATIONS, SamplingConfig(n=2, max_tokens=8, seed=3))
         assert [len(r) for r in results] == [2, 2], results
     finally:
         server.terminate()

@@ -1,0 +1,53 @@
+"""Language identification with fastText lid.176.
+
+The default model is `lid.176.ftz` (Joulin et al. 2016, CC BY-SA 3.0), shipped in
+core/models/ so nothing is downloaded at run time; a user can point at any fastText
+LID model file (lid.176.bin, GlotLID, …) instead.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+LABEL_PREFIX = "__label__"
+# lid.176 saw sentences and paragraphs; beyond this many characters the prediction no longer
+# changes, only the time to compute it does.
+MAX_LID_CHARS = 20_000
+
+
+def default_model_path() -> Path:
+    """The bundled lid.176.ftz."""
+    return Path(str(resources.files("corpusmill.core.models") / "lid.176.ftz"))
+
+
+class LanguageIdentifier:
+    """Predicts (language, probability) for a text; the model loads lazily in `setup()`."""
+
+    def __init__(self, model_path: str | None = None):
+        self.model_path = model_path or str(default_model_path())
+        self._model = None
+
+    def setup(self) -> None:
+        if self._model is not None:
+            return
+        import fasttext
+
+        # fastText prints a deprecation notice for every load_model on stderr; it says nothing useful.
+        fasttext.FastText.eprint = lambda *_args, **_kwargs: None
+        if not Path(self.model_path).is_file():
+            raise FileNotFoundError(f"language ID model not found: {self.model_path}")
+        self._model = fasttext.load_model(self.model_path)
+
+    def __getstate__(self) -> dict:
+        # Never pickle the loaded model into a Beam graph; workers load it in setup().
+        return {"model_path": self.model_path, "_model": None}
+
+    def identify(self, text: str) -> tuple[str, float]:
+        """The most likely language code and its probability; ("und", 0.0) for text without letters."""
+        self.setup()
+        sample = " ".join(text[:MAX_LID_CHARS].split())
+        if not sample:
+            return "und", 0.0
+        labels, probs = self._model.predict(sample, k=1)
+        return labels[0].removeprefix(LABEL_PREFIX), float(min(probs[0], 1.0))

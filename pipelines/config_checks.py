@@ -1,0 +1,38 @@
+"""Loading a stage config: the pydantic models of schemas/ first, then what only the layers above
+can check (a filter name and its parameters against the filter registry, a prompt template
+against the bundled ones), all before anything is launched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from corpusmill.filters.base import make_filter
+from corpusmill.schemas.config import ConfigError, load_config
+from corpusmill.synth.prompts import load_template
+
+
+def load_stage_config(path: str | Path, stage: str) -> BaseModel:
+    """The validated config of `stage` from a YAML file; any problem raises ConfigError with one line."""
+    config = load_config(path, stage)
+    try:
+        check_registered_names(config)
+    except ValueError as err:
+        raise ConfigError(f"{path}: {err}") from err
+    return config
+
+
+def check_registered_names(config: BaseModel) -> None:
+    """Every filter and template the config names exists; ValueError naming the field otherwise."""
+    for i, spec in enumerate(getattr(config, "filters", None) or []):
+        try:
+            make_filter(spec.name, spec.params)
+        except ValueError as err:
+            raise ValueError(f"field 'filters.{i}': {err}") from err
+    template = getattr(config, "template", None)
+    if template is not None:
+        try:
+            load_template(template)
+        except ValueError as err:
+            raise ValueError(f"field 'template': {err}") from err

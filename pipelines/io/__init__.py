@@ -1,0 +1,1 @@
+"""Reading inputs and writing outputs: record readers, input listing, shards, manifest, report."""

@@ -1,0 +1,48 @@
+"""Problem and generation files (JSONL or Parquet) as rows, each with its offset: a byte offset in
+JSONL, a row number in Parquet. Read through Beam FileSystems, so any scheme works."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+
+from apache_beam.io.filesystems import FileSystems
+
+from corpusmill.schemas.config import ProblemFieldsConfig
+from corpusmill.schemas.samples import Problem
+from corpusmill.synth.problems import problem_from_row
+
+
+def jsonl_rows(path: str) -> Iterator[tuple[int, object | ValueError]]:
+    """(byte offset, parsed row or the ValueError) for each non-blank line."""
+    offset = 0
+    with FileSystems.open(path) as f:
+        for line in f:
+            start, offset = offset, offset + len(line)
+            if line.strip():
+                try:
+                    yield start, json.loads(line)
+                except ValueError as err:
+                    yield start, err
+
+
+def _parquet_rows(path: str) -> Iterator[tuple[int, object]]:
+    import pyarrow.parquet as pq
+
+    with FileSystems.open(path, compression_type="uncompressed") as f:
+        yield from enumerate(pq.read_table(f).to_pylist())
+
+
+def iter_problems(path: str, fmt: str | None, fields: ProblemFieldsConfig | None = None
+                  ) -> Iterator[tuple[int, Problem | ValueError]]:
+    """(offset, Problem or the ValueError saying why the record is not one) for a problem file."""
+    source = os.path.basename(path).split(".")[0]
+    rows = _parquet_rows(path) if path.endswith(".parquet") else jsonl_rows(path)
+    for index, (offset, row) in enumerate(rows):
+        try:
+            if isinstance(row, ValueError):
+                raise row
+            yield offset, problem_from_row(row, index, source, fmt, fields)
+        except ValueError as err:
+            yield offset, err

@@ -1,0 +1,78 @@
+"""The `synth` stage: problems in, verified reasoning traces out as SFT data.
+
+ReadProblems -> [Filter/decontamination_v1] -> LookupCache -> Generate (RunInference with a
+ModelHandler per backend, the model shared per worker) -> StoreGenerations -> Judge (trace
+checks, math-verify or sandboxed tests) -> GroupByProblem -> Select (up to k verified per
+problem inside the pass-rate window) -> WriteDocuments (SFT) / WriteRemoved / WriteErrors.
+
+Every generation is cached as it arrives (synth/cache.py); `--reverify` re-judges cached
+generations without generating. A problem whose requests keep failing goes to errors/ and
+is generated again by the next run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from functools import partial
+
+import apache_beam as beam
+from apache_beam.ml.inference.base import RunInference
+
+from corpusmill.pipelines.io.readers import STAGE as READ_STAGE
+from corpusmill.pipelines.io.sft_jsonl import write_sft_jsonl
+from corpusmill.pipelines.launch import StageSpec
+from corpusmill.pipelines.transforms.generation import LookupCacheFn, SamplingModelHandler, StoreGenerationsFn
+from corpusmill.pipelines.transforms.judging import JudgeFn, SelectFn
+from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED
+from corpusmill.pipelines.transforms.problems import STAGE, DecontaminateFn, ReadProblemsFn
+from corpusmill.pipelines.transforms.write import WriteTable, write_outputs
+from corpusmill.schemas.config import SynthConfig
+
+
+def build(pipeline: beam.Pipeline, config: SynthConfig, formats: dict[str, str], out: str,
+          reverify: bool = False) -> None:
+    """Wire the synth stage into `pipeline`."""
+    fmt = None if config.problem_format == "auto" else config.problem_format
+    problems = (pipeline | "ListInputs" >> beam.Create(sorted(formats))
+                | "ReadProblems" >> beam.ParDo(ReadProblemsFn(fmt, config.problem_fields)).with_outputs(
+                    ERRORS, main="problems"))
+    removed, errors, todo = [], [problems[ERRORS]], problems.problems
+    if config.eval_files:
+        clean = todo | "Filter/decontamination_v1" >> beam.ParDo(DecontaminateFn(config.eval_files)).with_outputs(
+            REMOVED, main="clean")
+        removed.append(clean[REMOVED])
+        todo = clean.clean
+    cache_dir = config.cache_dir or os.path.join(out, "cache")
+    looked_up = todo | "LookupCache" >> beam.ParDo(LookupCacheFn(config, cache_dir, reverify)).with_outputs(
+        ERRORS, "pending", main="samples")
+    generated = (looked_up.pending
+                 | "Generate" >> RunInference(SamplingModelHandler(config))
+                 | "StoreGenerations" >> beam.ParDo(StoreGenerationsFn(cache_dir)).with_outputs(
+                     ERRORS, main="samples"))
+    errors += [looked_up[ERRORS], generated[ERRORS]]
+    samples = (looked_up.samples, generated.samples) | "FlattenSamples" >> beam.Flatten()
+    selected = (samples | "Judge" >> beam.ParDo(JudgeFn(config))
+                | "GroupByProblem" >> beam.GroupByKey()
+                | "Select" >> beam.ParDo(SelectFn(config)).with_outputs(REMOVED, main="kept"))
+    removed.append(selected[REMOVED])
+    _ = selected.kept | "WriteDocuments" >> WriteTable(out, "documents", config.output.num_shards,
+                                                       config.output.compression, schema="sft")
+    write_outputs(None, removed, errors, config.output, out)
+
+
+def tables(config: SynthConfig) -> dict[str, int]:
+    n = config.output.num_shards
+    return {"documents": n, "removed": n, "errors": 1}
+
+
+def step_order(config: SynthConfig) -> list[tuple[str, str]]:
+    steps = [(READ_STAGE, "reader")] + ([(STAGE, "decontamination_v1")] if config.eval_files else [])
+    return steps + [(STAGE, "trace_format"), (STAGE, "math_verify_v1"), (STAGE, "code_tests_v1"),
+                    (STAGE, "selection")]
+
+
+
+def spec(args: argparse.Namespace) -> StageSpec:
+    return StageSpec("synth", partial(build, reverify=args.reverify), step_order, tables, after_run=write_sft_jsonl,
+                     force=args.reverify)

@@ -1,0 +1,67 @@
+"""`corpusmill verify`: check generations made elsewhere against their problems, with the same
+verifiers and trace checks as synthesis, and write accepted samples as SFT data.
+
+ReadProblems + ReadGenerations -> JoinByProblem -> Verify -> WriteDocuments (SFT schema,
+also sft.jsonl) / WriteRemoved / WriteErrors, with report.json proving
+generations == accepted + rejected + errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from corpusmill.pipelines.errors import UsageError
+from corpusmill.pipelines.io.readers import STAGE as READ_STAGE
+from corpusmill.pipelines.io.sft_jsonl import write_sft_jsonl
+from corpusmill.pipelines.launch import StageSpec
+from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED
+from corpusmill.pipelines.transforms.verification import STAGE, ReadGenerationsFn, ReadKeyedProblemsFn, VerifyFn
+from corpusmill.pipelines.transforms.write import WriteTable, write_outputs
+from corpusmill.schemas.config import VerifyConfig
+
+
+def inputs(config: VerifyConfig, override: list[str] | None) -> dict[str, tuple[str, int]]:
+    """The problem and generation files, each with its role and size."""
+    found = {}
+    for role, path in (("problems", config.problems), ("generations", config.generations)):
+        if not FileSystems.exists(path):
+            raise UsageError(f"--{role}: file not found: {path}")
+        found[path] = (role, FileSystems.match([path])[0].metadata_list[0].size_in_bytes)
+    return found
+
+
+def build(pipeline: beam.Pipeline, config: VerifyConfig, formats: dict[str, str], out: str) -> None:
+    """Wire the verify stage into `pipeline`."""
+    read = (pipeline | "ListProblems" >> beam.Create([config.problems])
+            | "ReadProblems" >> beam.ParDo(ReadKeyedProblemsFn(config.format)).with_outputs(
+                "bad_problems", main="problems"))
+    gens = (pipeline | "ListGenerations" >> beam.Create([config.generations])
+            | "ReadGenerations" >> beam.ParDo(ReadGenerationsFn()).with_outputs(ERRORS, main="generations"))
+    verified = ({"problems": read.problems, "generations": gens.generations}
+                | "JoinByProblem" >> beam.CoGroupByKey()
+                | "Verify" >> beam.ParDo(VerifyFn()).with_outputs(REMOVED, ERRORS, main="accepted"))
+    n, compression = config.output.num_shards, config.output.compression
+    _ = verified.accepted | "WriteDocuments" >> WriteTable(out, "documents", n, compression, schema="sft")
+    write_outputs(None, [verified[REMOVED]], [gens[ERRORS], verified[ERRORS]], config.output, out)
+
+
+def tables(config: VerifyConfig) -> dict[str, int]:
+    n = config.output.num_shards
+    return {"documents": n, "removed": n, "errors": 1}
+
+
+def step_order(config: VerifyConfig) -> list[tuple[str, str]]:
+    return [(READ_STAGE, "reader"), (STAGE, "trace_format"), (STAGE, "math_verify_v1"), (STAGE, "code_tests_v1")]
+
+
+def report_fields(counters: dict[str, int]) -> dict:
+    # malformed problem records are not generations: reported, not counted as inputs
+    return {"bad_problems": counters.get("verify/bad_problems", 0)}
+
+
+def spec(args: argparse.Namespace) -> StageSpec:
+    return StageSpec("verify", build, step_order, tables, inputs=inputs, after_run=write_sft_jsonl,
+                     report_fields=report_fields)

@@ -1,0 +1,68 @@
+"""The last dedup step of one output shard: apply cluster assignments, write the documents (and index)
+shard, and file a removal per near duplicate."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.io.filesystems import FileSystems
+
+from corpusmill.pipelines.io.shards import shard_name, write_rows
+from corpusmill.pipelines.transforms.dedup.common import NEAR_FILTER, STAGE, unpack
+from corpusmill.pipelines.transforms.ledger import REMOVED, count
+from corpusmill.schemas.records import Removal
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    """One row of the index table."""
+
+    id: str
+    bands: np.ndarray
+    signature: np.ndarray
+
+    def to_row(self) -> dict:
+        return {"id": self.id, "bands": self.bands.tolist(), "signature": self.signature.tolist()}
+
+
+class FinishShardFn(beam.DoFn):
+    """One output shard: apply the cluster assignments, write its documents (and index) shard,
+    and emit a removal per near duplicate. Writing here spares the documents a second shuffle."""
+
+    def __init__(self, out: str, num_shards: int, compression: str, write_index: bool):
+        self.out, self.num_shards, self.compression = out, num_shards, compression
+        self.write_index = write_index
+
+    def process(self, keyed: tuple[int, dict]) -> Iterator:
+        shard, groups = keyed
+        assignments = dict(unpack(groups["assignments"]))
+        kept, index = [], []
+        for doc, fingerprint in sorted(unpack(groups["docs"]), key=lambda pair: pair[0].id):
+            assignment = assignments.get(doc.id)
+            if assignment is not None and assignment.survivor.id != doc.id:
+                earlier = assignment.survivor.earlier == 0
+                count(f"{NEAR_FILTER}/removed.near_duplicate")
+                yield beam.pvalue.TaggedOutput(REMOVED, Removal(
+                    doc.id, STAGE, NEAR_FILTER, "near_duplicate", doc.input_file, doc.input_offset, doc.url,
+                    {"dedup.cluster_size": float(assignment.cluster_size), "dedup.earlier_build": float(earlier)},
+                    survivor_id=assignment.survivor.id))
+                continue
+            if assignment is not None:
+                doc = dataclasses.replace(doc, cluster_id=assignment.cluster_id,
+                                          cluster_size=assignment.cluster_size)
+            else:
+                doc = dataclasses.replace(doc, cluster_id=doc.cluster_id or doc.id,
+                                          cluster_size=doc.cluster_size or 1)
+            kept.append(doc.to_row())
+            if self.write_index and fingerprint is not None:
+                index.append(IndexRow(doc.id, fingerprint.bands, fingerprint.signature).to_row())
+        path = FileSystems.join(self.out, shard_name("documents", shard, self.num_shards))
+        write_rows(path, "documents", kept, self.compression)
+        if self.write_index:
+            index_path = FileSystems.join(self.out, shard_name("index", shard, self.num_shards))
+            write_rows(index_path, "index", index, self.compression)
+        yield path

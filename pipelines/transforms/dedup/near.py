@@ -1,0 +1,235 @@
+"""Dedup on Beam: URL and exact duplicates by GroupByKey; near duplicates by MinHash LSH,
+verified candidate pairs and connected components in GroupByKey rounds.
+
+Near-duplicate data flow (every shuffle is keyed by a hash partition, so no step holds
+more than one partition of the buckets, the shingles or the graph):
+
+  Fingerprint (batches)  -> band entries by partition --GroupByKey--> FindCandidates -> pairs
+                         -> shingles/signatures by partition (the "store")
+  pairs + store --CoGroupByKey--> attach first document --CoGroupByKey--> Verify -> edges
+  edges --(large-star, small-star) x max_rounds--> Label -> one assignment per clustered document
+  documents + assignments + fingerprints --CoGroupByKey by id--> kept / removed / index rows
+
+Cluster labels are the best-ranked member (filters/dedup/keys.Rank), so the label of a
+component is also its survivor; every choice depends only on ids, texts and the config.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import apache_beam as beam
+import numpy as np
+
+from corpusmill.filters.dedup.candidates import find_candidates
+from corpusmill.filters.dedup.keys import Rank, SurvivorRule, earlier_rank
+from corpusmill.filters.dedup.minhash import ShingleSpec, band_hashes, estimated_jaccard, jaccard, shingles, signatures
+from corpusmill.pipelines.io.shards import shard_of
+from corpusmill.pipelines.transforms.dedup.clusters import assign_clusters, label_components, large_star, small_star
+from corpusmill.pipelines.transforms.dedup.common import NEAR_FILTER, chunks_by_partition, partition_of, unpack
+from corpusmill.pipelines.transforms.dedup.finish import FinishShardFn
+from corpusmill.pipelines.transforms.ledger import REMOVED, count
+from corpusmill.pipelines.transforms.write import OutputSpec
+from corpusmill.schemas.config import MinHashConfig
+from corpusmill.schemas.records import Document
+
+FINGERPRINT_BATCH = (256, 2048)  # documents per NumPy signature pass (min, max)
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What a kept document leaves in the index: its band hashes and signature."""
+
+    bands: np.ndarray
+    signature: np.ndarray
+
+
+class _FingerprintFn(beam.DoFn):
+    """A batch of documents -> per-document fingerprints, band entries and store entries by partition."""
+
+    def __init__(self, cfg: MinHashConfig, rule: SurvivorRule, num_shards: int):
+        self.cfg = cfg
+        self.rule = rule
+        self.num_shards = num_shards
+        self.spec = ShingleSpec(cfg.shingle, cfg.ngram, cfg.lowercase)
+
+    def process(self, batch: list[Document]) -> Iterator:
+        cfg = self.cfg
+        sets = [shingles(d.text, d.lang, self.spec) for d in batch]
+        sigs = signatures(sets, cfg.num_perm, cfg.seed, cfg.signature_backend)
+        bands = band_hashes(sigs, cfg.bands, cfg.rows)
+        store_items, ranks, rows, by_shard = [], [], [], []
+        for i, doc in enumerate(batch):
+            shard = shard_of(doc.id, self.num_shards)
+            if not len(sets[i]):
+                # no words, nothing to compare: it can only be an exact duplicate
+                by_shard.append((shard, (doc, None)))
+                continue
+            by_shard.append((shard, (doc, Fingerprint(bands[i], sigs[i]))))
+            rank = self.rule.rank(doc, doc.cluster_size or 1)
+            ranks.append(rank)
+            rows.append(i)
+            shingle_set = sets[i] if cfg.verify == "jaccard" else None
+            store_items.append((partition_of(doc.id, cfg.partitions), (rank, shingle_set, sigs[i])))
+        # documents travel in pickled chunks by output shard: one element per shard and batch
+        for shard, chunk in chunks_by_partition(by_shard):
+            yield beam.pvalue.TaggedOutput("docs", (shard, chunk))
+        count(f"{NEAR_FILTER}/fingerprinted", len(rows))
+        if rows:
+            for part, chunk in _band_chunks(bands[rows], ranks, cfg.partitions):
+                yield beam.pvalue.TaggedOutput("bands", (part, chunk))
+        for part, chunk in chunks_by_partition(store_items):
+            yield beam.pvalue.TaggedOutput("store", (part, chunk))
+
+
+class _ReadIndexFn(beam.DoFn):
+    """Rows of an earlier build's index -> band and store entries ranked before every current document."""
+
+    def __init__(self, partitions: int):
+        self.partitions = partitions
+
+    def process(self, path: str) -> Iterator:
+        import pyarrow.parquet as pq
+        from apache_beam.io.filesystems import FileSystems
+
+        with FileSystems.open(path, compression_type="uncompressed") as f:
+            table = pq.read_table(f)
+        store_items, ranks, bands = [], [], []
+        for row in table.to_pylist():
+            rank = earlier_rank(row["id"])
+            ranks.append(rank)
+            bands.append(row["bands"])
+            sig = np.asarray(row["signature"], dtype=np.uint32)
+            store_items.append((partition_of(row["id"], self.partitions), (rank, None, sig)))
+        count(f"{NEAR_FILTER}/earlier_documents", table.num_rows)
+        if ranks:
+            for part, chunk in _band_chunks(np.asarray(bands, dtype=np.uint64), ranks, self.partitions):
+                yield beam.pvalue.TaggedOutput("bands", (part, chunk))
+        for part, chunk in chunks_by_partition(store_items):
+            yield beam.pvalue.TaggedOutput("store", (part, chunk))
+
+
+def _band_chunks(bands: np.ndarray, ranks: list[Rank], partitions: int) -> Iterator[tuple[int, bytes]]:
+    """Band hashes of documents (rows) as one (band numbers, hashes, ranks) chunk per partition."""
+    doc_idx, band_idx = np.nonzero(np.ones(bands.shape, dtype=bool))
+    hashes = bands[doc_idx, band_idx]
+    parts = hashes % np.uint64(partitions)
+    order = np.argsort(parts, kind="stable")
+    parts_sorted = parts[order]
+    bounds = np.flatnonzero(np.concatenate(([True], parts_sorted[1:] != parts_sorted[:-1], [True])))
+    for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        sel = order[start:end]
+        chunk = (band_idx[sel].astype(np.uint16), hashes[sel], [ranks[i] for i in doc_idx[sel].tolist()])
+        yield int(parts_sorted[start]), pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+class _FindCandidatesFn(beam.DoFn):
+    def __init__(self, cfg: MinHashConfig):
+        self.cfg = cfg
+
+    def process(self, keyed: tuple[int, Iterable[bytes]]) -> Iterator:
+        _, chunks = keyed
+        loaded = [pickle.loads(c) for c in chunks]
+        band = np.concatenate([c[0] for c in loaded])
+        hashes = np.concatenate([c[1] for c in loaded])
+        ranks = [r for c in loaded for r in c[2]]
+        pairs = ((partition_of(a.id, self.cfg.partitions), (a, b))
+                 for a, b in find_candidates(band, hashes, ranks, self.cfg.max_pairwise_bucket))
+        yield from chunks_by_partition(pairs)
+
+
+def _store(chunks: Iterable[bytes]) -> dict[str, tuple]:
+    """{document id: (shingles or None, signature)} of one partition's store chunks."""
+    return {rank.id: (sh, sig) for rank, sh, sig in unpack(chunks)}
+
+
+class _AttachFirstFn(beam.DoFn):
+    """Partition of a: distinct pairs get a's shingles/signature and move to b's partition."""
+
+    def __init__(self, partitions: int):
+        self.partitions = partitions
+
+    def process(self, keyed: tuple[int, dict]) -> Iterator:
+        _, groups = keyed
+        store = _store(groups["store"])
+        pairs = set(unpack(groups["pairs"]))
+        count(f"{NEAR_FILTER}/candidate_pairs", len(pairs))
+        out = ((partition_of(b.id, self.partitions), (a, b, store[a.id])) for a, b in sorted(pairs))
+        yield from chunks_by_partition(out)
+
+
+class _VerifyFn(beam.DoFn):
+    """Partition of b: keep pairs whose similarity reaches the threshold, as edges for both partitions."""
+
+    def __init__(self, cfg: MinHashConfig):
+        self.cfg = cfg
+
+    def process(self, keyed: tuple[int, dict]) -> Iterator:
+        _, groups = keyed
+        store = _store(groups["store"])
+        edges = []
+        for a, b, (sh_a, sig_a) in unpack(groups["half"]):
+            sh_b, sig_b = store[b.id]
+            if self.cfg.verify == "none":
+                similar = True
+            elif self.cfg.verify == "jaccard" and sh_a is not None and sh_b is not None:
+                similar = jaccard(sh_a, sh_b) >= self.cfg.threshold
+            else:
+                similar = estimated_jaccard(sig_a, sig_b) >= self.cfg.threshold
+            if similar:
+                edges += [(partition_of(a.id, self.cfg.partitions), (a, b)),
+                          (partition_of(b.id, self.cfg.partitions), (b, a))]
+        count(f"{NEAR_FILTER}/verified_pairs", len(edges) // 2)
+        yield from chunks_by_partition(edges)
+
+
+class FindNearDuplicates(beam.PTransform):
+    """MinHash LSH near-duplicate removal that also writes the documents and index shards;
+    returns the removals."""
+
+    def __init__(self, cfg: MinHashConfig, rule: SurvivorRule, earlier_index_files: list[str],
+                 write_index: bool, output: OutputSpec):
+        super().__init__()
+        self.cfg, self.rule = cfg, rule
+        self.earlier_index_files = earlier_index_files
+        self.write_index = write_index
+        self.output = output
+
+    def expand(self, docs):
+        cfg, parts, output = self.cfg, self.cfg.partitions, self.output
+        fp = (docs
+              | "Batch" >> beam.BatchElements(*FINGERPRINT_BATCH)
+              | "Fingerprint" >> beam.ParDo(_FingerprintFn(cfg, self.rule, output.num_shards)).with_outputs(
+                  "docs", "bands", "store"))
+        bands, store = [fp.bands], [fp.store]
+        if self.earlier_index_files:
+            earlier = (docs.pipeline | "ListEarlierIndexes" >> beam.Create(self.earlier_index_files)
+                       | "ReadEarlierIndex" >> beam.ParDo(_ReadIndexFn(parts)).with_outputs("bands", "store"))
+            bands.append(earlier.bands)
+            store.append(earlier.store)
+        store = store | "FlattenStore" >> beam.Flatten()
+        pairs = (bands | "FlattenBands" >> beam.Flatten()
+                 | "GroupBuckets" >> beam.GroupByKey()
+                 | "FindCandidates" >> beam.ParDo(_FindCandidatesFn(cfg)))
+        half = ({"pairs": pairs, "store": store} | "GroupPairsByFirst" >> beam.CoGroupByKey()
+                | "AttachFirst" >> beam.ParDo(_AttachFirstFn(parts)))
+        edges = ({"half": half, "store": store} | "GroupPairsBySecond" >> beam.CoGroupByKey()
+                 | "Verify" >> beam.ParDo(_VerifyFn(cfg)))
+        for i in range(cfg.max_rounds):
+            edges = (edges
+                     | f"LargeStar{i}/Group" >> beam.GroupByKey()
+                     | f"LargeStar{i}/Step" >> beam.FlatMap(large_star, parts)
+                     | f"SmallStar{i}/Group" >> beam.GroupByKey()
+                     | f"SmallStar{i}/Step" >> beam.FlatMap(small_star, parts))
+        assignments = (edges
+                       | "Label/Group" >> beam.GroupByKey() | "Label/Step" >> beam.FlatMap(label_components, parts)
+                       | "Assign/Group" >> beam.GroupByKey()
+                       | "Assign/Step" >> beam.FlatMap(assign_clusters, output.num_shards))
+        result = ({"docs": fp.docs, "assignments": assignments}
+                  | "JoinByShard" >> beam.CoGroupByKey()
+                  | "FinishShards" >> beam.ParDo(FinishShardFn(
+                      output.out, output.num_shards, output.compression, self.write_index)).with_outputs(
+                      REMOVED, main="written"))
+        return result[REMOVED]

@@ -1,0 +1,113 @@
+"""Generation for synthesis: serve what the cache has, send the rest through RunInference (a ModelHandler
+per backend, the model shared per worker), and cache every new sample as it arrives."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import apache_beam as beam
+from apache_beam.ml.inference.base import ModelHandler, PredictionResult
+
+from corpusmill.pipelines.transforms.ledger import ERRORS, count
+from corpusmill.schemas.config import SynthConfig
+from corpusmill.schemas.records import ErrorRecord
+from corpusmill.schemas.samples import CachedSample, GenerationFailed, Problem
+from corpusmill.synth.backends.openai_server import OpenAICompatibleBackend
+from corpusmill.synth.backends.vllm_engine import VLLMBackend
+from corpusmill.synth.cache import GenerationCache, sample_key
+from corpusmill.synth.prompts import load_template
+
+STAGE = "synth"
+GENERATE_BATCH = (4, 64)  # problems per backend call: the backend runs a batch's requests concurrently
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A problem whose samples are not all cached: what the model handler needs, and the cache keys."""
+
+    problem: Problem
+    path: str
+    offset: int
+    keys: tuple[str, ...]
+    messages: list
+
+
+class LookupCacheFn(beam.DoFn):
+    """Problems whose samples are all cached go straight on; the others go to the model."""
+
+    def __init__(self, config: SynthConfig, cache_dir: str, reverify: bool):
+        self.config, self.cache_dir, self.reverify = config, cache_dir, reverify
+
+    def setup(self) -> None:
+        self.template = load_template(self.config.template)
+        self.cached = GenerationCache(self.cache_dir).load()
+
+    def process(self, item) -> Iterator:
+        problem, path, offset = item
+        n = self.config.sampling.n
+        keys = tuple(sample_key(problem.id, self.template.name, self.config.backend.model, self.config.sampling, i)
+                     for i in range(n))
+        have = [self.cached.get(k) for k in keys]
+        if all(have):
+            yield from _emit(problem, path, offset, have)
+        elif self.reverify:
+            count("read/inputs")
+            yield beam.pvalue.TaggedOutput(ERRORS, ErrorRecord(
+                path, STAGE, "NotCached", f"--reverify: {sum(h is None for h in have)} of {n} samples of "
+                f"problem {problem.id!r} are not in the cache", offset, problem.id))
+        else:
+            yield beam.pvalue.TaggedOutput("pending", Pending(problem, path, offset, keys,
+                                                              self.template.messages(problem)))
+
+
+class SamplingModelHandler(ModelHandler):
+    """RunInference's view of a generation backend: the model is the backend object, loaded once
+    per worker and shared by its threads; a batch of conversations goes out as one call."""
+
+    def __init__(self, config: SynthConfig):
+        self.config = config
+
+    def load_model(self):
+        b = self.config.backend
+        if b.kind == "vllm":
+            backend = VLLMBackend(b)
+            backend.setup()
+            return backend
+        api_key = os.environ.get(b.api_key_env) if b.api_key_env else None
+        return OpenAICompatibleBackend(b, api_key)
+
+    def run_inference(self, batch, model, inference_args=None):
+        results = model.generate([item.messages for item in batch], self.config.sampling)
+        return [PredictionResult(item, result) for item, result in zip(batch, results, strict=True)]
+
+    def batch_elements_kwargs(self):
+        return {"min_batch_size": GENERATE_BATCH[0], "max_batch_size": GENERATE_BATCH[1]}
+
+
+class StoreGenerationsFn(beam.DoFn):
+    """Cache every new sample as it arrives, then pass it on; failed problems go to errors/."""
+
+    def __init__(self, cache_dir: str):
+        self.cache_dir = cache_dir
+
+    def setup(self) -> None:
+        self.cache = GenerationCache(self.cache_dir)
+
+    def process(self, prediction: PredictionResult) -> Iterator:
+        item, result = prediction.example, prediction.inference
+        if isinstance(result, GenerationFailed):
+            count("read/inputs")
+            yield beam.pvalue.TaggedOutput(ERRORS, ErrorRecord(item.path, STAGE, "GenerationFailed", result.error,
+                                                               item.offset, item.problem.id))
+            return
+        samples = [CachedSample(item.keys[g.index], item.problem.id, g.index, g.text, g.finish_reason) for g in result]
+        self.cache.add(samples)  # cached as it arrives: a crash after this loses nothing
+        yield from _emit(item.problem, item.path, item.offset, samples)
+
+
+def _emit(problem: Problem, path: str, offset: int, samples: list[CachedSample]) -> Iterator:
+    for sample in samples:
+        count("read/inputs")
+        yield problem.id, (problem, path, offset, sample)

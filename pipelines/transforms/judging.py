@@ -1,0 +1,79 @@
+"""Judging for synthesis: every sample through the trace checks and its verifier, then per problem
+up to k verified samples inside the pass-rate window become SFT samples."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import apache_beam as beam
+
+from corpusmill.core.language_id import LanguageIdentifier
+from corpusmill.pipelines.transforms.ledger import REMOVED, count
+from corpusmill.schemas.config import SynthConfig
+from corpusmill.schemas.records import Removal
+from corpusmill.schemas.samples import SftSample
+from corpusmill.synth.prompts import load_template
+from corpusmill.synth.selection import select
+from corpusmill.synth.verifiers.judge import judge
+from corpusmill.synth.verifiers.math_answers import MathVerifier
+from corpusmill.synth.verifiers.traces import TraceChecks
+
+STAGE = "synth"
+_PROSE_ONLY = re.compile(r"\$[^$]*\$|\\\[.*?\\\]|\\\(.*?\\\)|```.*?```|\\boxed\{[^}]*\}", re.DOTALL)
+
+
+class JudgeFn(beam.DoFn):
+    def __init__(self, config: SynthConfig):
+        self.checks = TraceChecks(config.trace_checks)
+
+    def setup(self) -> None:
+        self.math = MathVerifier(workers=1, timeout_s=10)
+        self.lid = LanguageIdentifier()
+        self.lid.setup()
+
+    def teardown(self) -> None:
+        self.math.close()
+
+    def process(self, keyed) -> Iterator:
+        problem_id, (problem, path, offset, sample) = keyed
+        verdict = judge(problem, sample.text, sample.finish_reason, self.math, self.checks, self._identify)
+        yield problem_id, (problem, path, offset, sample, verdict)
+
+    def _identify(self, text: str) -> tuple[str, float]:
+        # LaTeX and code say little about the language a trace is written in
+        return self.lid.identify(_PROSE_ONLY.sub(" ", text))
+
+
+class SelectFn(beam.DoFn):
+    def __init__(self, config: SynthConfig):
+        self.config = config
+
+    def process(self, keyed) -> Iterator:
+        _, items = keyed
+        items = sorted(items, key=lambda it: it[3].index)
+        c = self.config
+        rate, kept, not_kept = select({it[3].index: it[4].reason is None for it in items}, c.keep_per_problem,
+                                      c.min_pass_rate, c.max_pass_rate)
+        source = items[0][0].source if items else "unknown"
+        # report.json shows these counters: acceptance per source and a pass-rate histogram
+        count(f"synth/problems.{source}")
+        count(f"synth/pass_rate.{min(int(rate * 10), 9) / 10:.1f}")
+        count(f"synth/accepted.{source}", len(kept))
+        template = load_template(c.template)
+        provenance = {"model": c.backend.model, "template_version": c.template, "sampling": c.sampling.model_dump(),
+                      "seed": c.sampling.seed, "pass_rate": rate}
+        for problem, path, offset, sample, verdict in items:
+            sample_id = f"{problem.id}#{sample.index}"
+            reason = verdict.reason or not_kept.get(sample.index)
+            if reason is None and sample.index in kept:
+                count(f"{verdict.verifier}/kept")
+                yield SftSample(sample_id, problem, template.messages(problem), sample.text,
+                                {**provenance, "sample_index": sample.index}, path, offset, verdict.verifier,
+                                verdict.predicted)
+                continue
+            step = "selection" if verdict.reason is None else verdict.verifier
+            count(f"{step}/removed.{reason}")
+            yield beam.pvalue.TaggedOutput(REMOVED, Removal(
+                sample_id, STAGE, step, reason, path, offset, None, {"synth.pass_rate": rate},
+                detail=verdict.detail))

@@ -1,0 +1,31 @@
+"""Accounting shared by every transform: the tagged outputs for removed and failed records, Beam
+counters in corpusmill's namespace (read back by the launcher for the report), and the
+dead-letter row for a record whose processing raised."""
+
+from __future__ import annotations
+
+import logging
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from corpusmill.schemas.records import Document, ErrorRecord, RawRecord
+
+NAMESPACE = "corpusmill"
+REMOVED = "removed"
+ERRORS = "errors"
+
+log = logging.getLogger(__name__)
+
+
+def count(name: str, n: int = 1) -> None:
+    Metrics.counter(NAMESPACE, name).inc(n)
+
+
+def dead_letter(stage: str, element: RawRecord | Document, err: Exception) -> beam.pvalue.TaggedOutput:
+    """An error-ledger row for a record whose processing raised, so the build goes on."""
+    count(f"{stage}/errors")
+    log.warning("%s failed on record %s of %s: %r", stage, element.id, element.input_file, err)
+    return beam.pvalue.TaggedOutput(
+        ERRORS, ErrorRecord(element.input_file, stage, type(err).__name__, str(err)[:2000],
+                            element.input_offset, element.id))

@@ -1,0 +1,52 @@
+"""Problem sets into synthesis: read problems (malformed ones to errors/), and drop those that overlap
+an evaluation benchmark."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import apache_beam as beam
+
+from corpusmill.filters.base import make_filter
+from corpusmill.pipelines.io.problem_files import iter_problems
+from corpusmill.pipelines.io.readers import STAGE as READ_STAGE
+from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED, count
+from corpusmill.schemas.config import ProblemFieldsConfig
+from corpusmill.schemas.records import Document, ErrorRecord, Removal
+
+STAGE = "synth"
+
+
+class ReadProblemsFn(beam.DoFn):
+    def __init__(self, fmt: str | None, fields: ProblemFieldsConfig | None):
+        self.fmt = fmt
+        self.fields = fields
+
+    def process(self, path: str) -> Iterator:
+        for offset, problem in iter_problems(path, self.fmt, self.fields):
+            if isinstance(problem, ValueError):
+                count("read/inputs")
+                yield beam.pvalue.TaggedOutput(ERRORS, ErrorRecord(path, READ_STAGE, "MalformedProblem",
+                                                                   str(problem)[:500], offset))
+                continue
+            yield problem, path, offset
+
+
+class DecontaminateFn(beam.DoFn):
+    def __init__(self, eval_files: list[str]):
+        self.filter = make_filter("decontamination_v1", {"eval_files": eval_files})
+
+    def setup(self) -> None:
+        self.filter.setup()
+
+    def process(self, item) -> Iterator:
+        problem, path, offset = item
+        verdict = self.filter(Document(id=problem.id, text=problem.prompt, source=problem.source, input_file=path))
+        if verdict.keep:
+            yield item
+            return
+        count("read/inputs")
+        count("decontamination_v1/removed.contaminated")
+        yield beam.pvalue.TaggedOutput(REMOVED, Removal(problem.id, STAGE, "decontamination_v1", "contaminated",
+                                                        path, offset, None, dict(verdict.scores),
+                                                        detail=verdict.detail))

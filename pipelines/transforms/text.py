@@ -1,0 +1,92 @@
+"""Raw records to documents: HTML main-text extraction, then language identification."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import apache_beam as beam
+
+from corpusmill.core.extraction import HtmlExtractor
+from corpusmill.core.language_id import LanguageIdentifier
+from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED, count, dead_letter
+from corpusmill.schemas.records import Document, RawRecord, Removal
+
+
+class _ExtractTextFn(beam.DoFn):
+    STAGE = "extract"
+
+    def __init__(self, extractor: HtmlExtractor):
+        self.extractor = extractor
+
+    def setup(self) -> None:
+        self.extractor.setup()
+
+    def teardown(self) -> None:
+        self.extractor.close()
+
+    def process(self, raw: RawRecord) -> Iterator:
+        try:
+            if raw.text is not None:
+                yield _document(raw, raw.text)
+                return
+            result = self.extractor(raw.html or b"", raw.http_charset)
+        except Exception as err:  # noqa: BLE001 - dead-letter boundary
+            yield dead_letter(self.STAGE, raw, err)
+            return
+        if result.text is None:
+            count(f"{self.STAGE}/removed.{result.reason}")
+            yield beam.pvalue.TaggedOutput(REMOVED, Removal(
+                raw.id, self.STAGE, self.extractor.extractor, result.reason, raw.input_file, raw.input_offset,
+                raw.url, {"extract.html_bytes": float(result.html_bytes)}))
+            return
+        count(f"{self.STAGE}/kept")
+        yield _document(raw, result.text)
+
+
+def _document(raw: RawRecord, text: str) -> Document:
+    if raw.carried is not None:
+        # a corpusmill document read back: keep its provenance, scores and signals
+        return Document.from_row({**raw.carried, "id": raw.id, "text": text, "url": raw.url, "lang": raw.lang})
+    return Document(id=raw.id, text=text, source=raw.source, input_file=raw.input_file,
+                    input_offset=raw.input_offset, url=raw.url, crawl_date=raw.crawl_date, lang=raw.lang)
+
+
+class ExtractText(beam.PTransform):
+    """RawRecords to Documents: HTML through the configured extractor, plain text as it is."""
+
+    def __init__(self, extractor: HtmlExtractor):
+        super().__init__()
+        self.extractor = extractor
+
+    def expand(self, records):
+        return records | beam.ParDo(_ExtractTextFn(self.extractor)).with_outputs(REMOVED, ERRORS, main="docs")
+
+
+class _IdentifyLanguageFn(beam.DoFn):
+    STAGE = "langid"
+
+    def __init__(self, identifier: LanguageIdentifier):
+        self.identifier = identifier
+
+    def setup(self) -> None:
+        self.identifier.setup()
+
+    def process(self, doc: Document) -> Iterator:
+        try:
+            lang, score = self.identifier.identify(doc.text)
+        except Exception as err:  # noqa: BLE001 - dead-letter boundary
+            yield dead_letter(self.STAGE, doc, err)
+            return
+        yield dataclasses.replace(doc, lang=lang, lang_score=score)
+
+
+class IdentifyLanguage(beam.PTransform):
+    """Set `lang` and `lang_score` of every document with fastText LID."""
+
+    def __init__(self, identifier: LanguageIdentifier):
+        super().__init__()
+        self.identifier = identifier
+
+    def expand(self, docs):
+        return docs | beam.ParDo(_IdentifyLanguageFn(self.identifier)).with_outputs(ERRORS, main="docs")

@@ -1,0 +1,1 @@
+"""Generation backends: vLLM in-process, and any OpenAI-compatible server."""
