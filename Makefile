@@ -41,7 +41,7 @@ $(VLLM_STAMP): pyproject.toml
 test-vllm: $(VLLM_STAMP)
 	VLLM_LOGGING_LEVEL=ERROR $(VLLM_VENV)/bin/pytest -p no:cacheprovider tests/test_vllm_backend.py
 
-# The code sandbox (synth/sandbox.py) uses bubblewrap when it is installed; as root on Debian
+# The code sandbox (synth/verifiers/sandbox.py) uses bubblewrap when it is installed; as root on Debian
 # this installs it, elsewhere the sandbox falls back to `unshare` and says so.
 sandbox-deps:
 	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \

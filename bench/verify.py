@@ -1,9 +1,9 @@
 """Verifiers on real data: agreement with provided correctness labels, and throughput on 2 cores.
 
-- math: math-verify (synth/math_verifier.py) on Qwen2.5-Math's 95 MATH problems x 8 sampled
+- math: math-verify (synth/verifiers/math_answers.py) on Qwen2.5-Math's 95 MATH problems x 8 sampled
   solutions and on OpenAI's GPT-3 GSM8K solutions, each against the file's own labels;
   the DeepSeek-R1 traces (all correct) must verify.
-- code: the MBPP reference solutions run with their tests in the sandbox (synth/sandbox.py),
+- code: the MBPP reference solutions run with their tests in the sandbox (synth/verifiers/sandbox.py),
   and the same tests against deliberately broken solutions must fail.
 
 Reads ../shared/data (and says so when it is not there).

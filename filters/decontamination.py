@@ -2,7 +2,7 @@
 
 Word n-grams (default 10, as in DeepSeek-Coder/DeepSeekMath) for text in spaced scripts;
 character n-grams for Chinese, Japanese and Thai, which have no spaces to count words by.
-N-grams are 64-bit hashes (filters/minhash.py), so with millions of document n-grams
+N-grams are 64-bit hashes (core/ngram_hashes.py), so with millions of document n-grams
 against a benchmark's hundred thousand the chance of a false match stays negligible.
 Evaluation sets are JSONL (optionally .gz) or Parquet files given by path; the text of an
 item is the concatenation of its string fields among `fields`.

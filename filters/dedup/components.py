@@ -3,7 +3,7 @@
 
 Nodes are any totally ordered, hashable values; the smallest node of a component becomes
 its label. Each step reads the adjacency of the nodes of one partition and returns new
-undirected edges; the Beam wiring (pipelines/dedup.py) groups edges by partition between
+undirected edges; the Beam wiring (pipelines/transforms/dedup/clusters.py) groups edges by partition between
 steps, so no step ever holds more than one partition of the graph. Both steps preserve
 connectivity; repeated, they turn every component into a star around its smallest node.
 """
