@@ -33,6 +33,9 @@ from corpusmill.filters.dedup.candidates import find_candidates  # noqa: E402
 from corpusmill.filters.dedup.keys import Rank  # noqa: E402
 from corpusmill.filters.dedup.minhash import ShingleSpec, band_hashes, jaccard, shingles, signatures  # noqa: E402
 from corpusmill.schemas.banding import optimal_bands  # noqa: E402
+from corpusmill.schemas.config import MinHashConfig  # noqa: E402
+
+DEFAULT_SHINGLES = ShingleSpec.of(MinHashConfig())  # word 5-grams, lower case
 
 
 def true_pairs(sets: list[np.ndarray], threshold: float) -> set[tuple[int, int]]:
@@ -69,7 +72,7 @@ def main() -> None:
 
     docs, where = make_corpus(args.docs)
     print(f"corpus: {len(docs)} documents from {where}")
-    spec = ShingleSpec("word", 5)
+    spec = DEFAULT_SHINGLES
     sets = [shingles(d["text"], "en", spec) for d in docs]
     truth = true_pairs(sets, args.threshold)
     print(f"ground truth: {len(truth)} pairs with exact Jaccard >= {args.threshold} (5-gram word shingles)")

@@ -30,6 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.dedup_corpus import make_corpus, write_jsonl  # noqa: E402
 from corpusmill.filters.dedup.minhash import ShingleSpec, jaccard, shingles  # noqa: E402
+from corpusmill.schemas.config import MinHashConfig  # noqa: E402
+
+DEFAULT_SHINGLES = ShingleSpec.of(MinHashConfig())  # word 5-grams, lower case
 
 BIN = Path(sys.executable).parent
 
@@ -48,7 +51,7 @@ def truth_pairs(docs: list[dict], threshold: float) -> set[tuple[str, str]]:
     groups = defaultdict(list)
     for d in docs:
         groups[d["group"]].append(d)
-    spec, out = ShingleSpec(), set()
+    spec, out = DEFAULT_SHINGLES, set()
     for members in groups.values():
         sets = {d["id"]: shingles(d["text"], None, spec) for d in members}
         for a, b in itertools.combinations(sorted(sets), 2):
@@ -79,7 +82,7 @@ def signature_backends(docs: list[dict], n: int = 5000) -> None:
 
     from corpusmill.filters.dedup.minhash import signatures
 
-    sets = [shingles(d["text"], None, ShingleSpec()) for d in docs[:n]]
+    sets = [shingles(d["text"], None, DEFAULT_SHINGLES) for d in docs[:n]]
     for backend in ("numpy", "datasketch"):
         started = time.perf_counter()
         signatures(sets, 128, 42, backend)

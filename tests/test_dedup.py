@@ -9,7 +9,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from corpusmill.filters.dedup.minhash import ShingleSpec, jaccard, shingles
+from corpusmill.schemas.config import MinHashConfig
 from tests.conftest import run_cli
+
+DEFAULT_SHINGLES = ShingleSpec.of(MinHashConfig())  # word 5-grams, lower case
 
 CONFIG = Path(__file__).parent.parent / "configs" / "dedup.yaml"
 
@@ -31,7 +34,7 @@ def _edit(text: str, k: int, salt: str, shift: float = 0.0) -> str:
 
 
 def _sim(a: str, b: str) -> float:
-    return jaccard(shingles(a, "en", ShingleSpec()), shingles(b, "en", ShingleSpec()))
+    return jaccard(shingles(a, "en", DEFAULT_SHINGLES), shingles(b, "en", DEFAULT_SHINGLES))
 
 
 @pytest.fixture(scope="module")

@@ -10,14 +10,17 @@ from corpusmill.filters.dedup.candidates import find_candidates
 from corpusmill.filters.dedup.keys import Rank, SurvivorRule, text_key, url_key
 from corpusmill.filters.dedup.minhash import ShingleSpec, band_hashes, jaccard, shingles, signatures
 from corpusmill.schemas.banding import candidate_probability, optimal_bands
+from corpusmill.schemas.config import MinHashConfig, SurvivorConfig
 from corpusmill.schemas.records import Document
+
+DEFAULT_SHINGLES = ShingleSpec.of(MinHashConfig())  # word 5-grams, lower case
 
 TEXT = ("the quick brown fox jumps over the lazy dog while the farmer watches from the old wooden "
         "fence and thinks about the harvest that will come when the autumn rains arrive in the valley")
 
 
 def test_numpy_and_datasketch_signatures_are_identical():
-    sets = [shingles(TEXT, "en", ShingleSpec()), shingles(TEXT[:60], "en", ShingleSpec()),
+    sets = [shingles(TEXT, "en", DEFAULT_SHINGLES), shingles(TEXT[:60], "en", DEFAULT_SHINGLES),
             np.empty(0, dtype=np.uint32)]
     a = signatures(sets, 128, 7, "numpy")
     b = signatures(sets, 128, 7, "datasketch")
@@ -31,28 +34,28 @@ def test_signature_estimate_tracks_exact_jaccard():
     edited = list(words)
     for i in range(0, len(edited), 25):
         edited[i] = f"changed{i}"
-    sa, sb = shingles(" ".join(words), "en", ShingleSpec()), shingles(" ".join(edited), "en", ShingleSpec())
+    sa, sb = shingles(" ".join(words), "en", DEFAULT_SHINGLES), shingles(" ".join(edited), "en", DEFAULT_SHINGLES)
     sig = signatures([sa, sb], 256, 1)
     assert abs(float(np.mean(sig[0] == sig[1])) - jaccard(sa, sb)) < 0.1
 
 
 def test_shingles_edge_cases():
-    spec = ShingleSpec()
+    spec = DEFAULT_SHINGLES
     assert len(shingles("", "en", spec)) == 0
     assert len(shingles("!!! ...", "en", spec)) == 0
     assert len(shingles("hello", "en", spec)) == 1
     assert (shingles("Hello, World again and again", "en", spec) == shingles("hello world again and again", "en",
                                                                               spec)).all()
-    chars = shingles("abcdefgh", "en", ShingleSpec(kind="char", n=3))
+    chars = shingles("abcdefgh", "en", ShingleSpec("char", 3, True))
     assert len(chars) == 6
 
 
 def test_cjk_is_shingled_by_words_not_as_one_token():
     zh = "我们今天去图书馆看书，然后一起吃晚饭，晚上回家以后继续学习数学和历史。"
-    assert len(shingles(zh, "zh", ShingleSpec(n=2))) > 5
-    assert len(shingles(zh, None, ShingleSpec(n=2))) > 5  # script recognised without a label
+    assert len(shingles(zh, "zh", ShingleSpec("word", 2, True))) > 5
+    assert len(shingles(zh, None, ShingleSpec("word", 2, True))) > 5  # script recognised without a label
     ja = "私は今日図書館に行きました。そして友達と一緒に晩ご飯を食べました。"
-    assert len(shingles(ja, "ja", ShingleSpec(n=2))) > 5
+    assert len(shingles(ja, "ja", ShingleSpec("word", 2, True))) > 5
 
 
 def test_jaccard():
@@ -149,5 +152,7 @@ def test_keys_and_survivor_rule():
     short = Document(id="b", text="short", source="t", input_file="f", signals={"q": 0.9})
     long = Document(id="a", text="a much longer text", source="t", input_file="f", signals={"q": 0.1})
     assert SurvivorRule().rank(long) < SurvivorRule().rank(short)
-    assert SurvivorRule(quality_signal="q").rank(short) < SurvivorRule(quality_signal="q").rank(long)
-    assert SurvivorRule(prefer_longer=False).rank(short) < SurvivorRule(prefer_longer=False).rank(long)
+    by_signal = SurvivorRule(SurvivorConfig(quality_signal="q"))
+    assert by_signal.rank(short) < by_signal.rank(long)
+    shorter = SurvivorRule(SurvivorConfig(prefer_longer=False))
+    assert shorter.rank(short) < shorter.rank(long)

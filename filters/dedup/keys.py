@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
+from corpusmill.schemas.config import SurvivorConfig
 from corpusmill.schemas.records import Document
 
 
@@ -49,12 +50,12 @@ class Rank:
 class SurvivorRule:
     """Which copy of a cluster is kept: by a quality signal, then length, then smallest id."""
 
-    quality_signal: str | None = None
-    prefer_longer: bool = True
+    config: SurvivorConfig = field(default_factory=SurvivorConfig)
 
     def rank(self, doc: Document, count: int = 1) -> Rank:
-        quality = -float(doc.signals.get(self.quality_signal, 0.0)) if self.quality_signal else 0.0
-        length = -len(doc.text) if self.prefer_longer else len(doc.text)
+        signal = self.config.quality_signal
+        quality = -float(doc.signals.get(signal, 0.0)) if signal else 0.0
+        length = -len(doc.text) if self.config.prefer_longer else len(doc.text)
         return Rank(1, quality, length, doc.id, count)
 
 

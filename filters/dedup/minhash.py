@@ -19,6 +19,7 @@ import numpy as np
 
 from corpusmill.core import text_units
 from corpusmill.core.ngram_hashes import POLY, char_hashes, fmix32, fold32, spaced_word_hashes, token_hashes
+from corpusmill.schemas.config import MinHashConfig
 
 ShingleKind = Literal["word", "char"]
 MAX_BATCH_CELLS = 1_000_000  # shingles x permutations per NumPy pass: 4 MB, stays in cache
@@ -26,11 +27,15 @@ MAX_BATCH_CELLS = 1_000_000  # shingles x permutations per NumPy pass: 4 MB, sta
 
 @dataclass(frozen=True)
 class ShingleSpec:
-    """How a document becomes a set of shingles."""
+    """How a document becomes a set of shingles (the settings and their defaults: MinHashConfig)."""
 
-    kind: ShingleKind = "word"
-    n: int = 5
-    lowercase: bool = True
+    kind: ShingleKind
+    n: int
+    lowercase: bool
+
+    @classmethod
+    def of(cls, config: MinHashConfig) -> ShingleSpec:
+        return cls(config.shingle, config.ngram, config.lowercase)
 
 
 def shingles(text: str, lang: str | None, spec: ShingleSpec) -> np.ndarray:

@@ -27,7 +27,7 @@ class DedupDocuments(beam.PTransform):
 
     def expand(self, docs):
         s = self.settings
-        rule = SurvivorRule(s.survivor.quality_signal, s.survivor.prefer_longer)
+        rule = SurvivorRule(s.survivor)
         removed = []
         if s.url:
             docs, dropped = docs | "Dedup/Url" >> DropDuplicatesByKey("url", rule)

@@ -53,7 +53,7 @@ class _FingerprintFn(beam.DoFn):
         self.cfg = cfg
         self.rule = rule
         self.num_shards = num_shards
-        self.spec = ShingleSpec(cfg.shingle, cfg.ngram, cfg.lowercase)
+        self.spec = ShingleSpec.of(cfg)
 
     def process(self, batch: list[Document]) -> Iterator:
         cfg = self.cfg
