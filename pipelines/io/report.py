@@ -16,6 +16,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from apache_beam.io.filesystems import FileSystems
 
+from corpusmill.schemas.records import RETRYABLE_ERROR_CLASSES
+
 LENGTH_BINS = (0, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
 CLUSTER_BINS = (1, 2, 3, 5, 10, 100, 1_000)
 
@@ -42,10 +44,18 @@ def build_report(out: str, counters: dict[str, int], step_order: list[tuple[str,
     inputs = counters.get("read/inputs", 0)
     kept, n_removed, n_errors = docs.num_rows, removed.num_rows, errors.num_rows
 
+    # An error row's stage names its step as "stage/filter" (or the filter alone); a bare stage belongs to
+    # that stage's first step. Each row is counted at one step only.
+    errors_at: Counter = Counter()
+    for (s, _), n in errors_by.items():
+        errors_at[s] += n
+    claimed: set[str] = set()
     funnel, remaining = [], inputs
     for stage, name in step_order:
         reasons = {r: n for (s, f, r), n in sorted(removed_by.items()) if (s, f) == (stage, name)}
-        step_errors = sum(n for (s, _), n in errors_by.items() if s in (stage, f"{stage}/{name}", name))
+        keys = {k for k in (f"{stage}/{name}", name, stage) if k in errors_at and k not in claimed}
+        claimed |= keys
+        step_errors = sum(errors_at[k] for k in keys)
         out_count = remaining - sum(reasons.values()) - step_errors
         funnel.append({"stage": stage, "filter": name, "in": remaining, "removed": sum(reasons.values()),
                        "errors": step_errors, "out": out_count, "reasons": reasons})
@@ -64,6 +74,7 @@ def build_report(out: str, counters: dict[str, int], step_order: list[tuple[str,
         "funnel": funnel,
         "removed_by_reason": {f"{s}/{f}/{r}": n for (s, f, r), n in sorted(removed_by.items())},
         "errors_by_class": {f"{s}/{c}": n for (s, c), n in sorted(errors_by.items())},
+        "retryable_errors": sum(n for (_, c), n in errors_by.items() if c in RETRYABLE_ERROR_CLASSES),
         "languages": dict(Counter(lang or "unknown" for lang in docs["lang"].to_pylist()).most_common()),
         "length_histogram": _histogram(lengths, LENGTH_BINS),
         "cluster_size_histogram": _histogram([n for n in docs["cluster_size"].to_pylist() if n], CLUSTER_BINS),

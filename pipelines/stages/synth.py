@@ -19,6 +19,7 @@ from functools import partial
 import apache_beam as beam
 from apache_beam.ml.inference.base import RunInference
 
+from corpusmill.pipelines.config_checks import check_code_sandbox
 from corpusmill.pipelines.io.readers import STAGE as READ_STAGE
 from corpusmill.pipelines.io.sft_jsonl import write_sft_jsonl
 from corpusmill.pipelines.launch import StageSpec
@@ -52,7 +53,9 @@ def build(pipeline: beam.Pipeline, config: SynthConfig, formats: dict[str, str],
                      ERRORS, main="samples"))
     errors += [looked_up[ERRORS], generated[ERRORS]]
     samples = (looked_up.samples, generated.samples) | "FlattenSamples" >> beam.Flatten()
-    selected = (samples | "Judge" >> beam.ParDo(JudgeFn(config))
+    judged = samples | "Judge" >> beam.ParDo(JudgeFn(config)).with_outputs(ERRORS, main="judged")
+    errors.append(judged[ERRORS])
+    selected = (judged.judged
                 | "GroupByProblem" >> beam.GroupByKey()
                 | "Select" >> beam.ParDo(SelectFn(config)).with_outputs(REMOVED, main="kept"))
     removed.append(selected[REMOVED])
@@ -68,11 +71,16 @@ def tables(config: SynthConfig) -> dict[str, int]:
 
 def step_order(config: SynthConfig) -> list[tuple[str, str]]:
     steps = [(READ_STAGE, "reader")] + ([(STAGE, "decontamination_v1")] if config.eval_files else [])
-    return steps + [(STAGE, "trace_format"), (STAGE, "math_verify_v1"), (STAGE, "code_tests_v1"),
-                    (STAGE, "selection")]
+    return steps + [(STAGE, "generate"), (STAGE, "trace_format"), (STAGE, "math_verify_v1"),
+                    (STAGE, "code_tests_v1"), (STAGE, "selection")]
 
+
+
+def check(config: SynthConfig, paths: list[str]) -> None:
+    fmt = None if config.problem_format == "auto" else config.problem_format
+    check_code_sandbox(paths, fmt, config.problem_fields)
 
 
 def spec(args: argparse.Namespace) -> StageSpec:
-    return StageSpec("synth", partial(build, reverify=args.reverify), step_order, tables, after_run=write_sft_jsonl,
-                     force=args.reverify)
+    return StageSpec("synth", partial(build, reverify=args.reverify), step_order, tables, check=check,
+                     after_run=write_sft_jsonl, force=args.reverify)

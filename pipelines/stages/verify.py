@@ -13,6 +13,7 @@ import argparse
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from corpusmill.pipelines.config_checks import check_code_sandbox
 from corpusmill.pipelines.errors import UsageError
 from corpusmill.pipelines.io.readers import STAGE as READ_STAGE
 from corpusmill.pipelines.io.sft_jsonl import write_sft_jsonl
@@ -63,5 +64,9 @@ def report_fields(counters: dict[str, int]) -> dict:
 
 
 def spec(args: argparse.Namespace) -> StageSpec:
-    return StageSpec("verify", build, step_order, tables, inputs=inputs, after_run=write_sft_jsonl,
+    return StageSpec("verify", build, step_order, tables, inputs=inputs, check=check, after_run=write_sft_jsonl,
                      report_fields=report_fields)
+
+
+def check(config: VerifyConfig, paths: list[str]) -> None:
+    check_code_sandbox([config.problems], config.format, None)

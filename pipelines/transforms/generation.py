@@ -12,7 +12,7 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from corpusmill.pipelines.transforms.ledger import ERRORS, count
 from corpusmill.schemas.config import SynthConfig
-from corpusmill.schemas.records import ErrorRecord
+from corpusmill.schemas.records import GENERATION_FAILED, ErrorRecord
 from corpusmill.schemas.samples import CachedSample, GenerationFailed, Problem
 from corpusmill.synth.backends.openai_server import OpenAICompatibleBackend
 from corpusmill.synth.backends.vllm_engine import VLLMBackend
@@ -20,6 +20,7 @@ from corpusmill.synth.cache import GenerationCache, sample_key
 from corpusmill.synth.prompts import load_template
 
 STAGE = "synth"
+GENERATE_STEP = f"{STAGE}/generate"  # the stage of generation errors in errors/, a step of the report's funnel
 GENERATE_BATCH = (4, 64)  # problems per backend call: the backend runs a batch's requests concurrently
 
 
@@ -55,7 +56,7 @@ class LookupCacheFn(beam.DoFn):
         elif self.reverify:
             count("read/inputs")
             yield beam.pvalue.TaggedOutput(ERRORS, ErrorRecord(
-                path, STAGE, "NotCached", f"--reverify: {sum(h is None for h in have)} of {n} samples of "
+                path, GENERATE_STEP, "NotCached", f"--reverify: {sum(h is None for h in have)} of {n} samples of "
                 f"problem {problem.id!r} are not in the cache", offset, problem.id))
         else:
             yield beam.pvalue.TaggedOutput("pending", Pending(problem, path, offset, keys,
@@ -99,7 +100,8 @@ class StoreGenerationsFn(beam.DoFn):
         item, result = prediction.example, prediction.inference
         if isinstance(result, GenerationFailed):
             count("read/inputs")
-            yield beam.pvalue.TaggedOutput(ERRORS, ErrorRecord(item.path, STAGE, "GenerationFailed", result.error,
+            yield beam.pvalue.TaggedOutput(ERRORS, ErrorRecord(item.path, GENERATE_STEP, GENERATION_FAILED,
+                                                               result.error,
                                                                item.offset, item.problem.id))
             return
         samples = [CachedSample(item.keys[g.index], item.problem.id, g.index, g.text, g.finish_reason) for g in result]

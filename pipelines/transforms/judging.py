@@ -3,24 +3,43 @@ up to k verified samples inside the pass-rate window become SFT samples."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 
 import apache_beam as beam
 
 from corpusmill.core.language_id import LanguageIdentifier
-from corpusmill.pipelines.transforms.ledger import REMOVED, count
+from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED, count
 from corpusmill.schemas.config import SynthConfig
-from corpusmill.schemas.records import Removal
-from corpusmill.schemas.samples import SftSample
+from corpusmill.schemas.records import VERIFIER_ERROR, ErrorRecord, Removal
+from corpusmill.schemas.samples import Problem, SftSample
 from corpusmill.synth.prompts import load_template
 from corpusmill.synth.selection import select
-from corpusmill.synth.verifiers.judge import judge
+from corpusmill.synth.verifiers.judge import Judgement, judge
 from corpusmill.synth.verifiers.math_answers import MathVerifier
 from corpusmill.synth.verifiers.traces import TraceChecks
 
 STAGE = "synth"
 _PROSE_ONLY = re.compile(r"\$[^$]*\$|\\\[.*?\\\]|\\\(.*?\\\)|```.*?```|\\boxed\{[^}]*\}", re.DOTALL)
+
+
+def judge_or_error(problem: Problem, completion: str, finish_reason: str | None, math: MathVerifier,
+                   checks: TraceChecks | None, identify, where: ErrorRecord) -> Judgement | ErrorRecord:
+    """The judgement of one sample, or its error-ledger row (`where` with the class and message filled in)
+    when the verifier itself failed or raised: one sample never fails a build, and a failure of our
+    own machinery is never a rejection."""
+    try:
+        verdict = judge(problem, completion, finish_reason, math, checks, identify)
+    except Exception as err:  # noqa: BLE001 - dead-letter boundary
+        count(f"{where.stage}/errors")
+        return dataclasses.replace(where, error_class=type(err).__name__, message=str(err)[:2000])
+    if verdict.verifier_failed:
+        count(f"{verdict.verifier}/errors.{verdict.reason}")
+        message = f"{verdict.reason}: {verdict.detail}"[:2000]
+        return dataclasses.replace(where, stage=f"{where.stage}/{verdict.verifier}", error_class=VERIFIER_ERROR,
+                                   message=message)
+    return verdict
 
 
 class JudgeFn(beam.DoFn):
@@ -37,7 +56,11 @@ class JudgeFn(beam.DoFn):
 
     def process(self, keyed) -> Iterator:
         problem_id, (problem, path, offset, sample) = keyed
-        verdict = judge(problem, sample.text, sample.finish_reason, self.math, self.checks, self._identify)
+        verdict = judge_or_error(problem, sample.text, sample.finish_reason, self.math, self.checks, self._identify,
+                                 ErrorRecord(path, STAGE, "", "", offset, f"{problem.id}#{sample.index}"))
+        if isinstance(verdict, ErrorRecord):
+            yield beam.pvalue.TaggedOutput(ERRORS, verdict)
+            return
         yield problem_id, (problem, path, offset, sample, verdict)
 
     def _identify(self, text: str) -> tuple[str, float]:

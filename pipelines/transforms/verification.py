@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import apache_beam as beam
 
 from corpusmill.pipelines.io.problem_files import iter_problems, jsonl_rows
+from corpusmill.pipelines.transforms.judging import judge_or_error
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED, count
 from corpusmill.schemas.records import ErrorRecord, Removal, stable_id
 from corpusmill.schemas.samples import Problem, SftSample
-from corpusmill.synth.verifiers.judge import judge
 from corpusmill.synth.verifiers.math_answers import MathVerifier
 
 STAGE = "verify"
@@ -33,6 +33,7 @@ class ReadKeyedProblemsFn(beam.DoFn):
 
 class ReadGenerationsFn(beam.DoFn):
     def process(self, path: str) -> Iterator:
+        count("read/files")
         for offset, row in jsonl_rows(path):
             count("read/inputs")
             if isinstance(row, ValueError) or not isinstance(row, dict) or not isinstance(row.get("completion"), str) \
@@ -66,8 +67,17 @@ class VerifyFn(beam.DoFn):
                     path, STAGE, "UnknownProblem", f"problem_id {problem_id!r} is in no problem file", offset,
                     sample_id))
                 continue
+            if len(problems) > 1:
+                yield beam.pvalue.TaggedOutput(ERRORS, ErrorRecord(
+                    path, STAGE, "AmbiguousProblem", f"problem_id {problem_id!r} is on {len(problems)} records of "
+                    "the problem file", offset, sample_id))
+                continue
             problem = problems[0]
-            verdict = judge(problem, row["completion"], row.get("finish_reason"), self.math)
+            verdict = judge_or_error(problem, row["completion"], row.get("finish_reason"), self.math, None, None,
+                                     ErrorRecord(path, STAGE, "", "", offset, sample_id))
+            if isinstance(verdict, ErrorRecord):
+                yield beam.pvalue.TaggedOutput(ERRORS, verdict)
+                continue
             if verdict.reason is not None:
                 count(f"{verdict.verifier}/removed.{verdict.reason}")
                 yield beam.pvalue.TaggedOutput(REMOVED, Removal(

@@ -16,12 +16,15 @@ LEETCODE_PRELUDE = ("from typing import *\nfrom collections import *\nfrom funct
 
 @dataclass(frozen=True)
 class CodeVerdict:
-    """Whether the solution passed its tests, with the sandbox's report."""
+    """Whether the solution passed its tests, with the sandbox's report (`reason` a snake_case code,
+    `detail` its free text; `verifier_failed` when the sandbox itself failed, not the program)."""
 
     passed: bool
     status: str
     output_tail: str
     reason: str | None = None
+    detail: str | None = None
+    verifier_failed: bool = False
 
 
 def extract_code(completion: str) -> str:
@@ -50,5 +53,5 @@ def verify_code(problem: Problem, completion: str, limits: SandboxLimits | None 
     program = "\n".join(part for part in (problem.setup, solution_program(problem, completion), problem.tests)
                         if part) + "\n"
     result: SandboxResult = run_python(program, limits)
-    reason = None if result.status == "pass" else (result.reason or f"tests_{result.status}")
-    return CodeVerdict(result.status == "pass", result.status, result.output_tail, reason)
+    return CodeVerdict(result.status == "pass", result.status, result.output_tail, result.reason, result.detail,
+                       result.sandbox_failed)

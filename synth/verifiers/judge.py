@@ -12,12 +12,14 @@ from corpusmill.synth.verifiers.traces import TraceChecks
 
 @dataclass(frozen=True)
 class Judgement:
-    """Accepted when `reason` is None; `verifier` names the check that decided."""
+    """Accepted when `reason` is None; `verifier` names the check that decided. With `verifier_failed`
+    the check itself failed (sandbox or helper): no verdict on the sample, which is judged again later."""
 
     verifier: str
     reason: str | None
     predicted: str | None = None
     detail: str | None = None
+    verifier_failed: bool = False
 
 
 def judge(problem: Problem, completion: str, finish_reason: str | None, math: MathVerifier,
@@ -36,7 +38,8 @@ def judge(problem: Problem, completion: str, finish_reason: str | None, math: Ma
         return Judgement("trace_format", reason)
     if problem.kind == "math":
         verdict = math.verify(problem.reference or "", completion)
-        return Judgement("math_verify_v1", verdict.reason, verdict.predicted,
-                         f"reference={problem.reference!r} predicted={verdict.predicted!r}")
+        detail = verdict.detail or f"reference={problem.reference!r} predicted={verdict.predicted!r}"
+        return Judgement("math_verify_v1", verdict.reason, verdict.predicted, detail, verdict.verifier_failed)
     result = verify_code(problem, completion)
-    return Judgement("code_tests_v1", result.reason, None, result.output_tail[-300:] or None)
+    detail = " | ".join(part for part in (result.detail, result.output_tail[-300:].strip()) if part) or None
+    return Judgement("code_tests_v1", result.reason, None, detail, result.verifier_failed)

@@ -34,7 +34,13 @@ class MathVerdict:
 
     correct: bool
     predicted: str | None
-    reason: str | None = None  # no_answer, wrong_answer, timeout, verifier_error
+    # no_answer, wrong_answer; verifier_timeout and verifier_error are failures of the checker itself
+    reason: str | None = None
+    detail: str | None = None
+
+    @property
+    def verifier_failed(self) -> bool:
+        return self.reason in ("verifier_timeout", "verifier_error")
 
 
 def reference_answer(answer: str, fmt: AnswerFormat) -> str:
@@ -124,9 +130,9 @@ class MathVerifier:
         try:
             return helper.call((reference, completion))
         except TimeoutError:
-            return MathVerdict(False, None, "timeout")
+            return MathVerdict(False, None, "verifier_timeout", f"no result within {self.timeout_s} s")
         except (HelperCrashed, HelperCallFailed) as err:
-            return MathVerdict(False, None, f"verifier_error: {err}"[:300])
+            return MathVerdict(False, None, "verifier_error", f"{type(err).__name__}: {err}"[:1000])
         finally:
             pool.put(helper)
 
