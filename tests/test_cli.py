@@ -183,3 +183,16 @@ def test_curate_removes_documents_that_quote_a_benchmark(tmp_path, data_dir):
     assert [(r["id"], r["reason"]) for r in removed] == [("leak", "contaminated")]
     assert removed[0]["detail"].startswith("gsm8k_test_head20.jsonl#3: ")
     assert [r["id"] for r in pq.read_table(out / "documents").to_pylist()] == ["clean"]
+
+
+def test_a_2008_heritrix_crawl_is_read_whole(tmp_path):
+    from tests.old_warc import write_heritrix_warc
+
+    crawl = tmp_path / "IAH-20080430204825-00000.warc.gz"
+    pages = write_heritrix_warc(crawl, "0.17")
+    out = tmp_path / "out"
+    assert run_cli("curate", "--config", str(CONFIG), "--output", str(out), "--input", str(crawl)) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["errors"] == 0 and report["inputs"] == len(pages) + 6
+    read, extract = report["funnel"][0], report["funnel"][1]
+    assert read["removed"] == 6 and extract["in"] == len(pages) == 6

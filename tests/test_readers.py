@@ -10,6 +10,7 @@ import pytest
 
 from corpusmill.pipelines.io.readers import detect_format, read_records
 from corpusmill.schemas.config import InputConfig
+from tests.old_warc import heritrix_records, write_heritrix_warc
 
 
 def events(path, fmt=None, fields=None):
@@ -56,7 +57,8 @@ def test_wget_urls_lose_angle_brackets(data_dir):
     ("warcio_example-iana.org-chunked.warc", {"record": 1, "skip.warcinfo": 1, "skip.request": 1}),
     ("warcio_example-bad-non-chunked.warc.gz", {"record": 1, "skip.warcinfo": 2, "skip.request": 2,
                                                 "skip.revisit": 1}),
-    ("warcio_example-trunc.warc", {"error": 2, "skip.warcinfo": 2}),
+    # a truncated response, then damage, then a request record that starts cleanly and is read again
+    ("warcio_example-trunc.warc", {"error": 2, "skip.warcinfo": 2, "skip.request": 1}),
     ("warcio_example-wrong-chunks.warc.gz", {"error": 1, "skip.request": 1}),
     ("resiliparse_clipped_truncated.warc.gz", {"error": 1}),
     ("resiliparse_warcfile.warc.lz4", {"record": 16, "skip.warcinfo": 1, "skip.request": 17, "skip.metadata": 16}),
@@ -128,3 +130,35 @@ def test_format_detection():
     assert detect_format("x.arc.gz") == "warc"
     assert detect_format("x.jsonl.zst") == "jsonl"
     assert detect_format("x.txt") is None
+
+
+@pytest.mark.parametrize("version", ["0.17", "0.18", "1.0", "1.1"])
+@pytest.mark.parametrize("compress", [True, False])
+def test_old_crawls_lose_no_page(tmp_path, version, compress):
+    """dns:, whois:, ftp: and filedesc: responses, garbled or missing HTTP headers, no Content-Type:
+    each odd record is removed with a reason, and every HTML page of the file is read."""
+    path = tmp_path / ("crawl.warc.gz" if compress else "crawl.warc")
+    pages = write_heritrix_warc(path, version, compress)
+    evs = events(path)
+    assert sorted(e.record.url for e in evs if e.record) == pages
+    removed = sorted((e.removal.reason, e.removal.detail) for e in evs if e.removal)
+    assert removed == [("http_status_not_ok", "404"), ("non_html_payload", "application/pdf"),
+                       ("non_http_response", "dns:"), ("non_http_response", "filedesc:"),
+                       ("non_http_response", "ftp:"), ("non_http_response", "whois:")]
+    assert not [e for e in evs if e.error]
+    assert summary(evs)["skip.request"] == 1 and summary(evs)["skip.metadata"] == 1
+
+
+def test_a_corrupt_gzip_member_costs_only_its_stretch(tmp_path):
+    path = tmp_path / "damaged.warc.gz"
+    records, pages = heritrix_records("1.0")
+    members = [gzip.compress(r) for r in records]
+    damaged = 2  # the first HTML page's member: its deflate data overwritten
+    members[damaged] = members[damaged][:20] + b"\xff" * (len(members[damaged]) - 28) + members[damaged][-8:]
+    path.write_bytes(b"".join(members))
+    evs = events(path)
+    read = sorted(e.record.url for e in evs if e.record)
+    assert read == [p for p in pages if not p.endswith("/index")]  # every page but the damaged one
+    errors = [e.error for e in evs if e.error]
+    assert len(errors) == 1 and "unreadable WARC data" in errors[0].message
+    assert errors[0].input_offset <= sum(map(len, members[:damaged]))

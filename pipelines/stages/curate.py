@@ -18,7 +18,7 @@ from corpusmill.filters.base import make_filter
 from corpusmill.filters.language import LanguageFilter
 from corpusmill.filters.pii import PiiRedaction
 from corpusmill.pipelines.io.earlier_builds import earlier_index_files
-from corpusmill.pipelines.io.readers import STAGE as READ_STAGE
+from corpusmill.pipelines.io.read_events import STAGE as READ_STAGE
 from corpusmill.pipelines.launch import StageSpec
 from corpusmill.pipelines.transforms.dedup.dedup_documents import DedupDocuments
 from corpusmill.pipelines.transforms.dedup.dedup_documents import step_order as dedup_steps

@@ -12,7 +12,7 @@ import apache_beam as beam
 
 from corpusmill.core.extraction import HtmlExtractor
 from corpusmill.pipelines.io.earlier_builds import earlier_index_files
-from corpusmill.pipelines.io.readers import STAGE as READ_STAGE
+from corpusmill.pipelines.io.read_events import STAGE as READ_STAGE
 from corpusmill.pipelines.launch import StageSpec
 from corpusmill.pipelines.transforms.dedup.dedup_documents import DedupDocuments
 from corpusmill.pipelines.transforms.dedup.dedup_documents import step_order as dedup_steps

@@ -20,7 +20,7 @@ import apache_beam as beam
 from apache_beam.ml.inference.base import RunInference
 
 from corpusmill.pipelines.config_checks import check_code_sandbox
-from corpusmill.pipelines.io.readers import STAGE as READ_STAGE
+from corpusmill.pipelines.io.read_events import STAGE as READ_STAGE
 from corpusmill.pipelines.io.sft_jsonl import write_sft_jsonl
 from corpusmill.pipelines.launch import StageSpec
 from corpusmill.pipelines.transforms.generation import LookupCacheFn, SamplingModelHandler, StoreGenerationsFn

@@ -15,7 +15,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from corpusmill.pipelines.config_checks import check_code_sandbox
 from corpusmill.pipelines.errors import UsageError
-from corpusmill.pipelines.io.readers import STAGE as READ_STAGE
+from corpusmill.pipelines.io.read_events import STAGE as READ_STAGE
 from corpusmill.pipelines.io.sft_jsonl import write_sft_jsonl
 from corpusmill.pipelines.launch import StageSpec
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED

@@ -9,7 +9,7 @@ import apache_beam as beam
 
 from corpusmill.filters.base import make_filter
 from corpusmill.pipelines.io.problem_files import iter_problems
-from corpusmill.pipelines.io.readers import STAGE as READ_STAGE
+from corpusmill.pipelines.io.read_events import STAGE as READ_STAGE
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED, count
 from corpusmill.schemas.config import ProblemFieldsConfig
 from corpusmill.schemas.records import Document, ErrorRecord, Removal

@@ -10,6 +10,7 @@ from apache_beam.io.filesystems import FileSystems
 from tqdm import tqdm
 
 from corpusmill.pipelines.io import readers
+from corpusmill.pipelines.io.read_events import STAGE as READ_STAGE
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED, count
 from corpusmill.schemas.config import InputConfig
 from corpusmill.schemas.records import ErrorRecord
@@ -54,7 +55,7 @@ class _ReadFileFn(beam.DoFn):
             count("read/inputs")
             count("read/errors")
             yield beam.pvalue.TaggedOutput(
-                ERRORS, ErrorRecord(path, readers.STAGE, type(err).__name__, f"file failed after {n - 1} "
+                ERRORS, ErrorRecord(path, READ_STAGE, type(err).__name__, f"file failed after {n - 1} "
                                     f"records: {err}"[:2000]))
         progress.close()
         count("read/files")
