@@ -17,7 +17,10 @@ CODE_FORMATS = frozenset({"mbpp", "humaneval", "leetcode"})  # checked by runnin
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem: the prompt shown to the model and what its answer is checked against."""
+    """One problem: the prompt shown to the model and what its answer is checked against.
+
+    `id` is `<source>/<local_id>`: unique across the sources of a run, where `local_id` (the record's
+    own id, or its index in the file) is unique only within its source."""
 
     id: str
     source: str
@@ -28,6 +31,7 @@ class Problem:
     setup: str | None = None  # code: run before the solution (MBPP test_setup_code)
     stub: str | None = None  # code: the signature or class the solution continues (HumanEval, LeetCode)
     entry_point: str | None = None
+    local_id: str = ""
 
     @property
     def kind(self) -> Literal["math", "code"]:

@@ -30,19 +30,25 @@ def detect_format(row: dict) -> ProblemFormat | None:
 
 def _mapped(row: dict, index: int, source: str, fields: ProblemFieldsConfig) -> Problem:
     own_id = row.get(fields.id) if fields.id else None
-    pid = str(own_id) if own_id not in (None, "") else f"{source}-{index}"
+    pid, local = _ids(own_id, index, source)
     prompt = _field(row, fields.prompt, "mapped")
     if fields.kind == "math":
         answer = row.get(fields.answer or "")
         if answer in (None, ""):
             raise ValueError(f"mapped math problem needs its answer field {fields.answer!r}")
-        return Problem(pid, source, "math", prompt, reference=str(answer))
+        return Problem(pid, source, "math", prompt, reference=str(answer), local_id=local)
     tests = row.get(fields.tests or "")
     if isinstance(tests, list):
         tests = "\n".join(map(str, tests))
     if not isinstance(tests, str) or not tests.strip():
         raise ValueError(f"mapped code problem needs its tests field {fields.tests!r}")
-    return Problem(pid, source, "mbpp", prompt, tests=tests)
+    return Problem(pid, source, "mbpp", prompt, tests=tests, local_id=local)
+
+
+def _ids(own_id: object, index: int, source: str) -> tuple[str, str]:
+    """(id namespaced by source, id within the source): the record's own id, else its index."""
+    local = str(own_id) if own_id not in (None, "") else str(index)
+    return f"{source}/{local}", local
 
 
 def _field(row: dict, name: str, fmt: str) -> str:
@@ -64,24 +70,25 @@ def problem_from_row(row: dict, index: int, source: str, fmt: ProblemFormat | No
         raise ValueError(f"cannot tell the problem format from fields {sorted(row)}; pass --format one of "
                          + ", ".join(FORMATS))
     own_id = next((row[k] for k in ID_FIELDS if row.get(k) not in (None, "")), None)
-    pid = str(own_id) if own_id is not None else f"{source}-{index}"
+    pid, local = _ids(own_id, index, source)
     if fmt == "gsm8k":
         return Problem(pid, source, fmt, _field(row, "question", fmt),
-                       reference=reference_answer(_field(row, "answer", fmt), "gsm8k"))
+                       reference=reference_answer(_field(row, "answer", fmt), "gsm8k"), local_id=local)
     if fmt == "math":
         answer = row.get("answer")
         ref = str(answer) if answer not in (None, "") else reference_answer(_field(row, "solution", fmt), "math")
-        return Problem(pid, source, fmt, _field(row, "problem", fmt), reference=ref)
+        return Problem(pid, source, fmt, _field(row, "problem", fmt), reference=ref, local_id=local)
     if fmt == "mbpp":
         tests = row.get("test_list")
         if not isinstance(tests, list) or not tests:
             raise ValueError("mbpp problem needs a non-empty list field 'test_list'")
         return Problem(pid, source, fmt, _field(row, "text", fmt), tests="\n".join(tests),
-                       setup=row.get("test_setup_code") or None)
+                       setup=row.get("test_setup_code") or None, local_id=local)
     if fmt == "humaneval":
         entry = _field(row, "entry_point", fmt)
         prompt = _field(row, "prompt", fmt)
         return Problem(pid, source, fmt, prompt, tests=_field(row, "test", fmt) + f"\n\ncheck({entry})\n",
-                       stub=prompt, entry_point=entry)
+                       stub=prompt, entry_point=entry, local_id=local)
     prompt = _field(row, "prompt", fmt)
-    return Problem(pid, source, fmt, row.get("prompt_sft") or prompt, tests=_field(row, "test", fmt), stub=prompt)
+    return Problem(pid, source, fmt, row.get("prompt_sft") or prompt, tests=_field(row, "test", fmt), stub=prompt,
+                   local_id=local)

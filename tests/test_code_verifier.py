@@ -25,7 +25,7 @@ def test_formats_are_recognised_from_fields():
     assert detect_format({"problem": "p", "solution": r"so \boxed{2}"}) == "math"
     assert detect_format({"prompt": "class Solution:", "test": "my_solution = Solution()"}) == "leetcode"
     gsm = problem_from_row({"question": "q", "answer": "w\n#### 1,024"}, 3, "gsm8k")
-    assert (gsm.id, gsm.reference, gsm.kind) == ("gsm8k-3", "1024", "math")
+    assert (gsm.id, gsm.local_id, gsm.reference, gsm.kind) == ("gsm8k/3", "3", "1024", "math")
     with pytest.raises(ValueError, match="cannot tell the problem format"):
         problem_from_row({"foo": 1}, 0, "x")
     with pytest.raises(ValueError, match="needs a non-empty list field 'test_list'"):

@@ -27,7 +27,9 @@ def test_samples_are_verified_selected_and_exported(tmp_path, server):  # noqa: 
     assert report["removed_by_reason"] == {"synth/math_verify_v1/wrong_answer": 6,
                                            "synth/selection/over_keep_limit": 3}
     sft = pq.read_table(out / "documents").to_pylist()
-    assert sorted(r["id"] for r in sft) == ["p0#0", "p1#0", "p2#0"]
+    # problem ids are namespaced by their source (the problem file's name)
+    assert sorted(r["id"] for r in sft) == ["problems/p0#0", "problems/p1#0", "problems/p2#0"]
+    assert sorted(r["problem_id"] for r in sft) == ["problems/p0", "problems/p1", "problems/p2"]
     sample = sft[0]
     assert sample["template_version"] == "r1_v1" and sample["model"] == "solver" and sample["sample_index"] == 0
     assert sample["pass_rate"] == 0.5
@@ -81,7 +83,7 @@ def test_parquet_problems_with_a_field_mapping(tmp_path, server):  # noqa: F811
                       f"cache_dir: {tmp_path / 'cache'}\n")
     out = tmp_path / "out"
     assert run_cli("synth", "--config", str(config), "--output", str(out), "--input", str(problems)) == 0
-    assert sorted(r["id"] for r in pq.read_table(out / "documents").to_pylist()) == ["a#0", "b#0"]
+    assert sorted(r["id"] for r in pq.read_table(out / "documents").to_pylist()) == ["mine/a#0", "mine/b#0"]
 
 
 def test_contaminated_problems_are_dropped_before_generation(tmp_path, server):  # noqa: F811
@@ -93,7 +95,34 @@ def test_contaminated_problems_are_dropped_before_generation(tmp_path, server): 
     before = CALLS["solver"]
     assert run_cli("synth", "--config", str(config), "--output", str(out), "--input", str(problems)) == 0
     removed = pq.read_table(out / "removed").to_pylist()
-    assert sorted((r["id"], r["reason"]) for r in removed) == [("p0", "contaminated"), ("p1", "contaminated"),
-                                                                ("p2", "contaminated")]
+    assert sorted((r["id"], r["reason"]) for r in removed) == [
+        ("problems/p0", "contaminated"), ("problems/p1", "contaminated"), ("problems/p2", "contaminated")]
     assert all(r["detail"].startswith("problems.jsonl#") for r in removed)
     assert CALLS["solver"] == before  # nothing was generated for them
+
+
+def test_problems_of_two_sources_never_share_an_id(tmp_path, server):  # noqa: F811
+    """gsm8k/test.jsonl and math/test.jsonl both number their problems 0, 1, ...: each keeps its own
+    samples, and a repeated id inside one file is an error row, not a merge."""
+    for name, offset in (("gsm8k", 0), ("math", 10)):
+        (tmp_path / name).mkdir()
+        rows = [json.dumps({"problem": f"[answer={i + offset}] What is {i} + {offset}?", "answer": str(i + offset)})
+                for i in range(2)]
+        (tmp_path / name / "test.jsonl").write_text("\n".join(rows) + "\n")
+    dupes = tmp_path / "dupes.jsonl"
+    dupes.write_text("".join(json.dumps({"id": "same", "problem": f"[answer={a}] What is {a}?", "answer": str(a)})
+                             + "\n" for a in (1, 2)))
+    config = tmp_path / "synth.yaml"
+    config.write_text(f"backend: {{base_url: '{server}', model: solver, max_retries: 1}}\nsampling: {{n: 2}}\n"
+                      f"cache_dir: {tmp_path / 'cache'}\n")
+    out = tmp_path / "out"
+    args = ["synth", "--config", str(config), "--output", str(out), "--input", str(tmp_path / "gsm8k/test.jsonl"),
+            "--input", str(tmp_path / "math/test.jsonl"), "--input", str(dupes)]
+    assert run_cli(*args) == 0
+    sft = pq.read_table(out / "documents").to_pylist()
+    assert sorted(r["problem_id"] for r in sft) == ["dupes/same", "gsm8k/test/0", "gsm8k/test/1", "math/test/0",
+                                                     "math/test/1"]
+    answers = {r["problem_id"]: r["predicted"] for r in sft}
+    assert answers["gsm8k/test/1"] == "1" and answers["math/test/1"] == "11"  # each its own generations
+    errors = pq.read_table(out / "errors").to_pylist()
+    assert [(e["error_class"], e["input_offset"] > 0) for e in errors] == [("DuplicateProblemId", True)]

@@ -43,15 +43,48 @@ def has_code_problems(paths: list[str], fmt: str | None, fields: ProblemFieldsCo
     return any(isinstance(p, Problem) and p.kind == "code" for path in paths for _, p in iter_problems(path, None))
 
 
-def iter_problems(path: str, fmt: str | None, fields: ProblemFieldsConfig | None = None
+class DuplicateProblemId(ValueError):
+    """A problem whose id an earlier record of the same file has: an error, never a merge."""
+
+    def __init__(self, problem: Problem, first_offset: int):
+        super().__init__(f"duplicate problem id {problem.local_id!r}: the record at offset {first_offset} has it "
+                         "too; ids must be unique within a problem file")
+        self.problem = problem
+
+
+def source_names(paths: list[str]) -> dict[str, str]:
+    """A name per problem file, unique among `paths`: the file name without extensions, with as many
+    parent folders as it takes to tell it apart from the others (gsm8k/test and math/test, but dupes)."""
+    parts = {p: [*p.replace("\\", "/").rstrip("/").split("/")[:-1], os.path.basename(p).split(".")[0]]
+             for p in paths}
+
+    def name(path: str, depth: int) -> str:
+        return "/".join(x for x in parts[path][-depth:] if x)
+
+    names = {}
+    for path in paths:
+        depth = 1
+        while depth < len(parts[path]) and any(name(q, depth) == name(path, depth) for q in paths if q != path):
+            depth += 1
+        names[path] = name(path, depth)
+    return names
+
+
+def iter_problems(path: str, fmt: str | None, fields: ProblemFieldsConfig | None = None, source: str | None = None
                   ) -> Iterator[tuple[int, Problem | ValueError]]:
-    """(offset, Problem or the ValueError saying why the record is not one) for a problem file."""
-    source = os.path.basename(path).split(".")[0]
+    """(offset, Problem or the ValueError saying why the record is not one) for a problem file; a
+    repeated id within the file is a ValueError for its later records."""
+    source = source or source_names([path])[path]
+    seen: dict[str, int] = {}
     rows = _parquet_rows(path) if path.endswith(".parquet") else jsonl_rows(path)
     for index, (offset, row) in enumerate(rows):
         try:
             if isinstance(row, ValueError):
                 raise row
-            yield offset, problem_from_row(row, index, source, fmt, fields)
+            problem = problem_from_row(row, index, source, fmt, fields)
+            if problem.id in seen:
+                raise DuplicateProblemId(problem, seen[problem.id])
+            seen[problem.id] = offset
+            yield offset, problem
         except ValueError as err:
             yield offset, err

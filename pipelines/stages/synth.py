@@ -13,17 +13,23 @@ is generated again by the next run.
 from __future__ import annotations
 
 import argparse
-import os
 from functools import partial
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import RunInference
 
 from corpusmill.pipelines.config_checks import check_code_sandbox
+from corpusmill.pipelines.io.problem_files import source_names
 from corpusmill.pipelines.io.read_events import STAGE as READ_STAGE
 from corpusmill.pipelines.io.sft_jsonl import write_sft_jsonl
 from corpusmill.pipelines.launch import StageSpec
-from corpusmill.pipelines.transforms.generation import LookupCacheFn, SamplingModelHandler, StoreGenerationsFn
+from corpusmill.pipelines.transforms.generation import (
+    LookupCacheFn,
+    SamplingModelHandler,
+    StoreGenerationsFn,
+    keyed_by_cache_partition,
+)
 from corpusmill.pipelines.transforms.judging import JudgeFn, SelectFn
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED
 from corpusmill.pipelines.transforms.problems import STAGE, DecontaminateFn, ReadProblemsFn
@@ -35,18 +41,21 @@ def build(pipeline: beam.Pipeline, config: SynthConfig, formats: dict[str, str],
           reverify: bool = False) -> None:
     """Wire the synth stage into `pipeline`."""
     fmt = None if config.problem_format == "auto" else config.problem_format
+    read = ReadProblemsFn(fmt, config.problem_fields, source_names(sorted(formats)))
     problems = (pipeline | "ListInputs" >> beam.Create(sorted(formats))
-                | "ReadProblems" >> beam.ParDo(ReadProblemsFn(fmt, config.problem_fields)).with_outputs(
-                    ERRORS, main="problems"))
+                | "ReadProblems" >> beam.ParDo(read).with_outputs(ERRORS, main="problems"))
     removed, errors, todo = [], [problems[ERRORS]], problems.problems
     if config.eval_files:
         clean = todo | "Filter/decontamination_v1" >> beam.ParDo(DecontaminateFn(config.eval_files)).with_outputs(
             REMOVED, main="clean")
         removed.append(clean[REMOVED])
         todo = clean.clean
-    cache_dir = config.cache_dir or os.path.join(out, "cache")
-    looked_up = todo | "LookupCache" >> beam.ParDo(LookupCacheFn(config, cache_dir, reverify)).with_outputs(
-        ERRORS, "pending", main="samples")
+    cache_dir = config.cache_dir or FileSystems.join(out, "cache")
+    looked_up = (todo
+                 | "KeyByCachePartition" >> beam.Map(keyed_by_cache_partition)
+                 | "GroupByCachePartition" >> beam.GroupByKey()
+                 | "LookupCache" >> beam.ParDo(LookupCacheFn(config, cache_dir, reverify)).with_outputs(
+                     ERRORS, "pending", main="samples"))
     generated = (looked_up.pending
                  | "Generate" >> RunInference(SamplingModelHandler(config))
                  | "StoreGenerations" >> beam.ParDo(StoreGenerationsFn(cache_dir)).with_outputs(

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 import apache_beam as beam
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
+from corpusmill.pipelines.io.generation_cache import GenerationCache
 from corpusmill.pipelines.transforms.ledger import ERRORS, count
 from corpusmill.schemas.config import SynthConfig
 from corpusmill.schemas.records import GENERATION_FAILED, ErrorRecord
 from corpusmill.schemas.samples import CachedSample, GenerationFailed, Problem
 from corpusmill.synth.backends.openai_server import OpenAICompatibleBackend
 from corpusmill.synth.backends.vllm_engine import VLLMBackend
-from corpusmill.synth.cache import GenerationCache, sample_key
+from corpusmill.synth.cache import cache_partition, sample_key
 from corpusmill.synth.prompts import load_template
 
 STAGE = "synth"
@@ -35,22 +36,35 @@ class Pending:
     messages: list
 
 
+def keyed_by_cache_partition(item: tuple[Problem, str, int]) -> tuple[int, tuple[Problem, str, int]]:
+    """(cache partition of the problem, item): problems meet the cache partition that holds their samples."""
+    return cache_partition(item[0].id), item
+
+
 class LookupCacheFn(beam.DoFn):
-    """Problems whose samples are all cached go straight on; the others go to the model."""
+    """One cache partition's problems: those whose samples are all cached go straight on; the others go
+    to the model. Only that partition of the cache is read."""
 
     def __init__(self, config: SynthConfig, cache_dir: str, reverify: bool):
         self.config, self.cache_dir, self.reverify = config, cache_dir, reverify
 
     def setup(self) -> None:
         self.template = load_template(self.config.template)
-        self.cached = GenerationCache(self.cache_dir).load()
+        self.cache = GenerationCache(self.cache_dir)
 
-    def process(self, item) -> Iterator:
+    def process(self, keyed: tuple[int, list]) -> Iterator:
+        partition, items = keyed
+        cached = self.cache.load_partition(partition)
+        for item in sorted(items, key=lambda it: it[0].id):
+            yield from self._lookup(item, cached)
+
+    def _lookup(self, item: tuple[Problem, str, int], cached: dict[str, CachedSample]) -> Iterator:
         problem, path, offset = item
         n = self.config.sampling.n
-        keys = tuple(sample_key(problem.id, self.template.name, self.config.backend.model, self.config.sampling, i)
-                     for i in range(n))
-        have = [self.cached.get(k) for k in keys]
+        messages = self.template.messages(problem)
+        keys = tuple(sample_key(problem.id, messages, self.template.name, self.config.backend.model,
+                                self.config.sampling, i) for i in range(n))
+        have = [cached.get(k) for k in keys]
         if all(have):
             yield from _emit(problem, path, offset, have)
         elif self.reverify:
@@ -59,8 +73,7 @@ class LookupCacheFn(beam.DoFn):
                 path, GENERATE_STEP, "NotCached", f"--reverify: {sum(h is None for h in have)} of {n} samples of "
                 f"problem {problem.id!r} are not in the cache", offset, problem.id))
         else:
-            yield beam.pvalue.TaggedOutput("pending", Pending(problem, path, offset, keys,
-                                                              self.template.messages(problem)))
+            yield beam.pvalue.TaggedOutput("pending", Pending(problem, path, offset, keys, messages))
 
 
 class SamplingModelHandler(ModelHandler):

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import apache_beam as beam
 
 from corpusmill.filters.base import make_filter
-from corpusmill.pipelines.io.problem_files import iter_problems
+from corpusmill.pipelines.io.problem_files import DuplicateProblemId, iter_problems
 from corpusmill.pipelines.io.read_events import STAGE as READ_STAGE
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED, count
 from corpusmill.schemas.config import ProblemFieldsConfig
@@ -18,16 +18,19 @@ STAGE = "synth"
 
 
 class ReadProblemsFn(beam.DoFn):
-    def __init__(self, fmt: str | None, fields: ProblemFieldsConfig | None):
+    """Problem files in; (problem, path, offset) out, the problem ids namespaced by `sources`."""
+
+    def __init__(self, fmt: str | None, fields: ProblemFieldsConfig | None, sources: dict[str, str]):
         self.fmt = fmt
         self.fields = fields
+        self.sources = sources
 
     def process(self, path: str) -> Iterator:
-        for offset, problem in iter_problems(path, self.fmt, self.fields):
+        for offset, problem in iter_problems(path, self.fmt, self.fields, self.sources[path]):
             if isinstance(problem, ValueError):
                 count("read/inputs")
-                yield beam.pvalue.TaggedOutput(ERRORS, ErrorRecord(path, READ_STAGE, "MalformedProblem",
-                                                                   str(problem)[:500], offset))
+                kind = "DuplicateProblemId" if isinstance(problem, DuplicateProblemId) else "MalformedProblem"
+                yield beam.pvalue.TaggedOutput(ERRORS, ErrorRecord(path, READ_STAGE, kind, str(problem)[:500], offset))
                 continue
             yield problem, path, offset
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import apache_beam as beam
 
-from corpusmill.pipelines.io.problem_files import iter_problems, jsonl_rows
+from corpusmill.pipelines.io.problem_files import DuplicateProblemId, iter_problems, jsonl_rows
 from corpusmill.pipelines.transforms.judging import judge_or_error
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED, count
 from corpusmill.schemas.records import ErrorRecord, Removal, stable_id
@@ -18,6 +18,8 @@ STAGE = "verify"
 
 
 class ReadKeyedProblemsFn(beam.DoFn):
+    """Problems keyed by their id within the file (what generations name in `problem_id`)."""
+
     def __init__(self, fmt: str | None):
         self.fmt = fmt
 
@@ -27,8 +29,10 @@ class ReadKeyedProblemsFn(beam.DoFn):
                 # a malformed problem is not a generation: it is reported, not counted as an input
                 count("verify/bad_problems")
                 yield beam.pvalue.TaggedOutput("bad_problems", f"{path}@{offset}: {problem}")
+                if isinstance(problem, DuplicateProblemId):  # its generations become AmbiguousProblem errors
+                    yield problem.problem.local_id, problem.problem
                 continue
-            yield problem.id, problem
+            yield problem.local_id, problem
 
 
 class ReadGenerationsFn(beam.DoFn):
