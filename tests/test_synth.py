@@ -1,6 +1,7 @@
 """`corpusmill synth` end to end against a local OpenAI-compatible fake server."""
 
 import json
+from pathlib import Path
 
 import pyarrow.parquet as pq
 
@@ -126,3 +127,20 @@ def test_problems_of_two_sources_never_share_an_id(tmp_path, server):  # noqa: F
     assert answers["gsm8k/test/1"] == "1" and answers["math/test/1"] == "11"  # each its own generations
     errors = pq.read_table(out / "errors").to_pylist()
     assert [(e["error_class"], e["input_offset"] > 0) for e in errors] == [("DuplicateProblemId", True)]
+
+
+def test_the_generation_cache_lives_on_any_beam_filesystem(tmp_path, server):  # noqa: F811
+    """With the cache on an object store (here `memfs://`, an in-memory Beam FileSystem), a second run
+    finds every sample there and asks the model nothing."""
+    from tests import memfs
+
+    problems, config = _setup(tmp_path, server)
+    config.write_text(config.read_text().replace(f"cache_dir: {tmp_path / 'cache'}", "cache_dir: memfs://bucket/cache"))
+    assert run_cli("synth", "--config", str(config), "--output", str(tmp_path / "one"), "--input", str(problems)) == 0
+    cached = [p for p in memfs.FILES if p.startswith("memfs://bucket/cache/p-")]
+    assert cached and all(p.endswith(".jsonl") for p in cached)
+    before = CALLS["solver"]
+    assert run_cli("synth", "--config", str(config), "--output", str(tmp_path / "two"), "--input", str(problems)) == 0
+    assert CALLS["solver"] == before
+    assert not Path("memfs:").exists()  # nothing went to a local folder named after the scheme
+    assert json.loads((tmp_path / "two" / "report.json").read_text())["kept"] == 3
