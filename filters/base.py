@@ -45,6 +45,10 @@ class Filter(Protocol):
 
     def setup(self) -> None: ...
 
+    def score_names(self) -> tuple[str, ...]:
+        """Every score key a verdict of this filter may carry: the fields of the signals and scores columns."""
+        ...
+
     def __call__(self, doc: Document) -> Verdict: ...
 
 

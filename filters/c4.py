@@ -33,6 +33,9 @@ class C4Quality:
     filter_curly_bracket: bool = True
     filter_policy: bool = True
 
+    def score_names(self) -> tuple[str, ...]:
+        return ("c4.lines", "c4.kept_lines", "c4.sentences")
+
     def __call__(self, doc: Document) -> Verdict:
         lines = doc.text.splitlines()
         kept: list[str] = []

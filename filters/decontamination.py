@@ -70,6 +70,9 @@ class Decontamination:
     cjk_ngram: int = 10
     _index: dict = field(default_factory=dict, compare=False, repr=False)
 
+    def score_names(self) -> tuple[str, ...]:
+        return ("decontam.matched_ngrams",)
+
     def __post_init__(self) -> None:
         # YAML gives lists; keep the frozen filter hashable and its parameters immutable
         object.__setattr__(self, "eval_files", tuple(self.eval_files))

@@ -30,6 +30,10 @@ class FineWebQuality:
     char_duplicates_ratio: float = 0.01
     new_line_ratio: float = 0.3
 
+    def score_names(self) -> tuple[str, ...]:
+        return ("fineweb.line_punct_ratio", "fineweb.short_line_ratio", "fineweb.char_dup_ratio",
+                "fineweb.newline_ratio")
+
     def __call__(self, doc: Document) -> Verdict:
         lines = [ln for ln in doc.text.split("\n") if ln.strip()]
         if not lines:

@@ -40,6 +40,11 @@ class GopherQuality:
     min_stop_words: int = 2
     stop_words: tuple[str, ...] = tuple(STOP_WORDS)
 
+    def score_names(self) -> tuple[str, ...]:
+        return tuple(f"gopher.{name}" for name in (
+            "word_count", "avg_word_length", "hash_ratio", "ellipsis_ratio", "bullet_lines_ratio",
+            "ellipsis_lines_ratio", "alpha_words_ratio", "stop_words"))
+
     def __call__(self, doc: Document) -> Verdict:
         text = doc.text
         words = text_units.words(text, doc.lang)
@@ -89,6 +94,12 @@ class GopherRepetition:
     dup_n_grams: tuple[tuple[int, float], ...] = (
         (5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10),
     )
+
+    def score_names(self) -> tuple[str, ...]:
+        fixed = ("dup_para_frac", "dup_para_char_frac", "dup_line_frac", "dup_line_char_frac")
+        grams = [f"top_{n}_gram_frac" for n, _ in self.top_n_grams]
+        grams += [f"dup_{n}_gram_frac" for n, _ in self.dup_n_grams]
+        return tuple(f"gopher_rep.{name}" for name in (*fixed, *grams))
 
     def __call__(self, doc: Document) -> Verdict:
         text = doc.text

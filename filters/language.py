@@ -19,6 +19,9 @@ class LanguageFilter:
     params_model: ClassVar = LangIdConfig
     params: LangIdConfig = field(default_factory=LangIdConfig)
 
+    def score_names(self) -> tuple[str, ...]:
+        return ("langid.score",)
+
     def __call__(self, doc: Document) -> Verdict:
         p = self.params
         score = doc.lang_score or 0.0

@@ -40,6 +40,9 @@ class PiiRedaction:
     params_model: ClassVar = PiiConfig
     params: PiiConfig = field(default_factory=PiiConfig)
 
+    def score_names(self) -> tuple[str, ...]:
+        return ("pii.emails", "pii.ip_addresses")
+
     def __call__(self, doc: Document) -> Verdict:
         p = self.params
         text = doc.text

@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Check each generation (JSONL with problem_id and completion) against its problem "
                     "(GSM8K, MATH, MBPP, HumanEval or LeetCode records): math answers with math-verify, code "
                     "with its tests in the sandbox. Accepted samples go to documents/ (SFT messages) and "
-                    "sft.jsonl, rejected ones to removed/ with the reason.")
+                    "sft/ (JSONL), rejected ones to removed/ with the reason.")
     verify.add_argument("--problems", required=True, help="problem set, JSONL")
     verify.add_argument("--generations", required=True, help="generations, JSONL with problem_id and completion")
     verify.add_argument("--output", required=True, help="output folder")

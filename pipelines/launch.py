@@ -21,9 +21,11 @@ from corpusmill.pipelines.io import shards
 from corpusmill.pipelines.io.inputs import InputError, resolve_inputs
 from corpusmill.pipelines.options import pipeline_options
 from corpusmill.pipelines.transforms.ledger import NAMESPACE
+from corpusmill.pipelines.transforms.write import SFT_JSONL, OutputSpec, write_table_shard
 from corpusmill.schemas.records import RETRYABLE_ERROR_CLASSES
+from corpusmill.schemas.tables import TableSchemas
 
-TABLES = ("documents", "removed", "errors", "index")
+TABLES = ("documents", "removed", "errors", "index", SFT_JSONL)
 EXIT_ACCOUNTING = 1  # inputs != kept + removed + errors: a bug, never expected
 EXIT_RETRY = 3  # finished, but some records must be tried again (see _outcome)
 
@@ -41,12 +43,12 @@ class StageSpec:
     """How to build and describe one stage; every stage runs through `run_stage`."""
 
     name: str
-    build: Callable[[beam.Pipeline, BaseModel, dict[str, str], str], None]
+    build: Callable[[beam.Pipeline, BaseModel, dict[str, str], OutputSpec], None]  # formats: {path: format}
     step_order: Callable[[BaseModel], list[tuple[str, str]]]
-    tables: Callable[[BaseModel], dict[str, int]]
+    tables: Callable[[BaseModel], list[str]]
+    schemas: Callable[[BaseModel, dict[str, str]], TableSchemas]  # the tables' struct fields, given the inputs
     inputs: Callable[[BaseModel, list[str] | None], dict[str, tuple[str, int]]] = config_inputs
     check: Callable[[BaseModel, list[str]], None] | None = None  # more pre-launch checks, given the input paths
-    after_run: Callable[[str], None] | None = None  # e.g. the SFT table also as JSONL
     report_fields: Callable[[dict[str, int]], dict] | None = None  # stage-specific report.json fields
     force: bool = False  # run even when the output is complete for this config (synth --reverify)
 
@@ -84,8 +86,10 @@ def run_stage(spec: StageSpec, config: BaseModel, inputs_override: list[str] | N
         return 0
 
     # Build the graph before touching the output folder: building checks earlier builds too.
+    formats = {p: fmt for p, (fmt, _) in inputs.items()}
+    output = OutputSpec.of(config.output, out, spec.schemas(config, formats))
     pipeline = beam.Pipeline(options=pipeline_options(beam_args))
-    spec.build(pipeline, config, {p: fmt for p, (fmt, _) in inputs.items()}, out)
+    spec.build(pipeline, config, formats, output)
 
     _clear_partial_outputs(out)
     base = {
@@ -103,13 +107,11 @@ def run_stage(spec: StageSpec, config: BaseModel, inputs_override: list[str] | N
     result.wait_until_finish()
     counters = read_counters(result)
 
-    written = complete_shards(out, spec.tables(config), config.output.compression)
+    written = complete_shards(output, spec.tables(config))
     report = reports.build_report(out, counters, spec.step_order(config))
     if spec.report_fields is not None:
         report.update(spec.report_fields(counters))
     reports.write_report(out, report, f"corpusmill {spec.name}")
-    if spec.after_run is not None:
-        spec.after_run(out)
     status, code = _outcome(report)
     manifests.write_manifest(out, {**base, "status": status, "finished": manifests.now(), "shards": written,
                                    "counts": {k: report[k] for k in ("inputs", "kept", "removed", "errors")}})
@@ -154,17 +156,15 @@ def _clear_partial_outputs(out: str) -> None:
             FileSystems.delete([m.path for m in matches])
 
 
-def complete_shards(out: str, n_shards: dict[str, int], compression: str) -> dict[str, list[str]]:
+def complete_shards(output: OutputSpec, tables: list[str]) -> dict[str, list[str]]:
     """Write an empty shard for every shard no record went to, so the layout is always whole."""
     written: dict[str, list[str]] = {}
-    for table, n in n_shards.items():
-        written[table] = []
-        for shard in range(n):
-            rel = shards.shard_name(table, shard, n)
-            path = FileSystems.join(out, rel)
-            if not FileSystems.exists(path):
-                shards.write_rows(path, table, [], compression)
-            written[table].append(rel)
+    for table in tables:
+        n = output.shards_of(table)
+        written[table] = [shards.shard_name(table, shard, n) for shard in range(n)]
+        for shard, rel in enumerate(written[table]):
+            if not FileSystems.exists(FileSystems.join(output.out, rel)):
+                write_table_shard(output, table, shard, [])
     return written
 
 

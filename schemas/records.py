@@ -56,17 +56,26 @@ class Document:
     def to_row(self) -> dict:
         # a shallow dict: dataclasses.asdict deep-copies every value and was a hot spot when writing
         row = {f.name: getattr(self, f.name) for f in _DOCUMENT_FIELDS}
-        row["domain"] = sorted(self.domain.items())
-        row["signals"] = sorted(self.signals.items())
+        row["domain"] = dict(self.domain) or None
+        row["signals"] = dict(self.signals) or None
         return row
 
     @classmethod
     def from_row(cls, row: dict) -> Document:
-        """A Document from a row of a documents/ table (maps come back as lists of pairs)."""
+        """A Document from a row of a documents/ table (structs come back as dicts with None for what a
+        document was not measured on; tables of schema version 1 held maps, read as lists of pairs)."""
         values = {f.name: row.get(f.name) for f in dataclasses.fields(cls)}
-        values["domain"] = dict(row.get("domain") or [])
-        values["signals"] = dict(row.get("signals") or [])
+        values["domain"] = measured(row.get("domain"))
+        values["signals"] = measured(row.get("signals"))
         return cls(**values)
+
+
+def measured(value: dict | list | None) -> dict[str, float]:
+    """The measured values of a signals / domain / scores cell, whatever schema version wrote it."""
+    if not value:
+        return {}
+    pairs = value.items() if isinstance(value, dict) else value
+    return {k: v for k, v in pairs if v is not None}
 
 
 _DOCUMENT_FIELDS = dataclasses.fields(Document)
@@ -91,7 +100,7 @@ class Removal:
 
     def to_row(self) -> dict:
         row = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        row["scores"] = sorted(self.scores.items())
+        row["scores"] = dict(self.scores) or None
         return row
 
     @property

@@ -2,22 +2,40 @@
 
 Writers always pass these schemas explicitly; each carries `schema_version` in its
 metadata so readers can tell which contract a shard was written under.
+
+Schema version 2 (corpusmill 0.1, replacing 1): `signals` and `domain` of documents and `scores` of
+removed records are structs of float64 fields named after what the stage's steps measure
+(`gopher.word_count`, ...), no longer `map<string, double>`. Hugging Face `datasets` cannot load
+Arrow maps; a struct loads in datasets, pyarrow, polars, DuckDB and pandas alike, and a single
+signal is one field to filter on (`signals."gopher.word_count" > 50` in DuckDB,
+`pl.col("signals").struct.field("gopher.word_count")` in polars). A stage whose steps measure
+nothing writes the column with Arrow's null type (Parquet cannot store a struct without fields).
 """
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
-_SCORES = pa.map_(pa.string(), pa.float64())
+
+def scores_type(names: Iterable[str]) -> pa.DataType:
+    """A struct with one float64 field per name (sorted), or the null type when there are none."""
+    names = sorted(set(names))
+    return pa.struct([pa.field(n, pa.float64()) for n in names]) if names else pa.null()
 
 
 def _versioned(name: str, fields: list[pa.Field]) -> pa.Schema:
     return pa.schema(fields, metadata={"schema_version": SCHEMA_VERSION, "table": name})
 
 
-DOCUMENT_SCHEMA = _versioned(
-    "documents",
-    [
+def document_schema(signal_names: Iterable[str] = (), domain_names: Iterable[str] = ()) -> pa.Schema:
+    """The documents table of a stage whose steps measure `signal_names` and score `domain_names`."""
+    return _versioned("documents", [
         pa.field("id", pa.string(), nullable=False),
         pa.field("text", pa.string(), nullable=False),
         pa.field("url", pa.string()),
@@ -26,32 +44,32 @@ DOCUMENT_SCHEMA = _versioned(
         pa.field("lang", pa.string()),
         pa.field("lang_score", pa.float64()),
         # domain scores, e.g. {"math": 0.93, "code": 0.02}
-        pa.field("domain", _SCORES),
+        pa.field("domain", scores_type(domain_names)),
         # namespaced quality signals, e.g. {"gopher.word_count": 812.0}
-        pa.field("signals", _SCORES),
+        pa.field("signals", scores_type(signal_names)),
         pa.field("cluster_id", pa.string()),
         pa.field("cluster_size", pa.int64()),
         pa.field("input_file", pa.string(), nullable=False),
         pa.field("input_offset", pa.int64()),
-    ],
-)
+    ])
 
-REMOVED_SCHEMA = _versioned(
-    "removed",
-    [
+
+def removed_schema(score_names: Iterable[str] = ()) -> pa.Schema:
+    """The removed ledger of a stage whose removing steps measure `score_names`."""
+    return _versioned("removed", [
         pa.field("id", pa.string(), nullable=False),
         pa.field("url", pa.string()),
         pa.field("stage", pa.string(), nullable=False),
         pa.field("filter", pa.string(), nullable=False),
         pa.field("reason", pa.string(), nullable=False),
-        pa.field("scores", _SCORES),
+        pa.field("scores", scores_type(score_names)),
         pa.field("survivor_id", pa.string()),
         # what the filter matched, when that is more than a number: e.g. the benchmark item
         pa.field("detail", pa.string()),
         pa.field("input_file", pa.string(), nullable=False),
         pa.field("input_offset", pa.int64()),
-    ],
-)
+    ])
+
 
 ERROR_SCHEMA = _versioned(
     "errors",
@@ -100,5 +118,21 @@ SFT_SCHEMA = _versioned(
     ],
 )
 
-SCHEMAS = {"documents": DOCUMENT_SCHEMA, "sft": SFT_SCHEMA, "removed": REMOVED_SCHEMA, "errors": ERROR_SCHEMA,
-           "index": DEDUP_INDEX_SCHEMA}
+
+
+@dataclass(frozen=True)
+class TableSchemas:
+    """The schemas of one build's tables: which documents table it writes (documents or SFT samples)
+    and the fields of its signal, domain and score structs, known before the build starts."""
+
+    documents: Literal["documents", "sft"] = "documents"
+    signals: tuple[str, ...] = ()
+    domain: tuple[str, ...] = ()
+    scores: tuple[str, ...] = ()
+
+    def of(self, table: str) -> pa.Schema:
+        if table == "documents":
+            return SFT_SCHEMA if self.documents == "sft" else document_schema(self.signals, self.domain)
+        if table == "removed":
+            return removed_schema(self.scores)
+        return {"errors": ERROR_SCHEMA, "index": DEDUP_INDEX_SCHEMA, "sft": SFT_SCHEMA}[table]

@@ -36,7 +36,7 @@ def test_samples_are_verified_selected_and_exported(tmp_path, server):  # noqa: 
     assert sample["pass_rate"] == 0.5
     assert [m["role"] for m in sample["messages"]] == ["user", "assistant"]
     assert "<think>" in sample["messages"][0]["content"]  # the R1 template asked for it
-    assert len((out / "sft.jsonl").read_text().splitlines()) == 3
+    assert len((out / "sft" / "part-00000-of-00001.jsonl").read_text().splitlines()) == 3
     assert report["counters"]["synth/pass_rate.0.5"] == 3 and report["counters"]["synth/accepted.problems"] == 3
     assert "Problems by pass rate" in (out / "report.html").read_text()
 

@@ -35,7 +35,7 @@ def test_math_generations_are_verified(tmp_path):
     assert report["accounting_ok"]
     removed = {r["reason"] for r in pq.read_table(out / "removed").to_pylist()}
     assert removed == {"wrong_answer", "bad_think_format"}
-    sft = [json.loads(line) for line in (out / "sft.jsonl").read_text().splitlines()]
+    sft = [json.loads(line) for line in (out / "sft" / "part-00000-of-00001.jsonl").read_text().splitlines()]
     assert len(sft) == 10
     sample = sft[0]
     assert [m["role"] for m in sample["messages"]] == ["user", "assistant"]

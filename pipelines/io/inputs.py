@@ -49,3 +49,27 @@ def _expand(pattern: str, folder_mode: bool) -> list[tuple[str, int]]:
     except BeamIOError as err:
         raise InputError(f"cannot list input {pattern!r}: {err}") from err
     return [(m.path, m.size_in_bytes) for m in metadata if not os.path.isdir(m.path)]
+
+
+def carried_names(formats: dict[str, str], column: str) -> tuple[str, ...]:
+    """The field names of a struct column (`signals`, `domain`) that Parquet inputs carry into this build,
+    read from their footers (a schema version 1 map column is read for its keys)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names: set[str] = set()
+    for path, fmt in sorted(formats.items()):
+        if fmt != "parquet":
+            continue
+        with FileSystems.open(path, compression_type="uncompressed") as f:
+            try:
+                parquet = pq.ParquetFile(f)
+                kind = parquet.schema_arrow.field(column).type if column in parquet.schema_arrow.names else None
+                if kind is not None and pa.types.is_struct(kind):
+                    names.update(field.name for field in kind)
+                elif kind is not None and pa.types.is_map(kind):
+                    keys = parquet.read(columns=[column]).column(column).combine_chunks().keys
+                    names.update(k for k in keys.to_pylist() if k is not None)
+            except (pa.ArrowException, OSError):
+                continue  # an unreadable file becomes an error row when it is read; it carries nothing
+    return tuple(sorted(names))

@@ -1,48 +1,77 @@
-"""Build report.json (counts that prove inputs == kept + removed + errors) and report.html.
+"""report.json: counts that prove inputs == kept + removed + errors, per stage and filter.
 
-Kept, removed and errors are counted from the written ledgers themselves; inputs and
-skipped WARC records come from the reader's counters. The two are independent, so the
-equality is a real check, not a tautology.
+Kept, removed and errors are the row counts in the written tables' Parquet footers; inputs
+and skipped WARC records come from the reader's counters. The two are independent, so the
+equality is a real check, not a tautology. Everything finer (removals by reason, errors by
+class, languages, lengths, cluster sizes) comes from counters the writers keep as they write
+each row (`written_keys`): no table is read back, so the report costs the same on a sample and
+on a crawl.
 """
 
 from __future__ import annotations
 
-import html
 import json
 from collections import Counter
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from corpusmill.pipelines.io.report_html import render_html
 from corpusmill.schemas.records import RETRYABLE_ERROR_CLASSES
 
 LENGTH_BINS = (0, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
 CLUSTER_BINS = (1, 2, 3, 5, 10, 100, 1_000)
+WRITTEN = "written."
+SEP = "|"  # between the parts of a counter name; stages, filters, reasons and classes never contain it
 
 
-def _table(out: str, name: str, columns: list[str]):
-    """The table's columns that exist (an SFT documents/ table has no `lang` or `cluster_size`)."""
-    dataset = ds.dataset(FileSystems.join(out, name), format="parquet")
-    table = dataset.to_table(columns=[c for c in columns if c in dataset.schema.names])
-    for column in columns:
-        if column not in table.schema.names:
-            table = table.append_column(column, pa.nulls(table.num_rows, pa.string()))
-    return table
+def _bin(value: int, edges: tuple[int, ...]) -> int:
+    return max((b for b in edges if b <= value), default=edges[0])
+
+
+def written_keys(table: str, row: dict) -> list[str]:
+    """The counter names one written row adds 1 to."""
+    if table == "removed":
+        return [SEP.join((f"{WRITTEN}removed", row["stage"], row["filter"], row["reason"]))]
+    if table == "errors":
+        return [SEP.join((f"{WRITTEN}errors", row["stage"], row["error_class"]))]
+    if table != "documents":
+        return []
+    keys = [f"{WRITTEN}documents"]
+    if "lang" in row:  # a documents table (an SFT table has no language, text or clusters)
+        keys.append(f"{WRITTEN}documents.lang{SEP}{row['lang'] or 'unknown'}")
+        keys.append(f"{WRITTEN}documents.length{SEP}{_bin(len(row['text']), LENGTH_BINS)}")
+        if row.get("cluster_size"):
+            keys.append(f"{WRITTEN}documents.cluster_size{SEP}{_bin(row['cluster_size'], CLUSTER_BINS)}")
+    return keys
+
+
+def table_rows(out: str, table: str) -> int:
+    """Rows of a written table, from its shards' Parquet footers."""
+    total = 0
+    for meta in FileSystems.match([FileSystems.join(out, table, "part-*.parquet")])[0].metadata_list:
+        with FileSystems.open(meta.path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            total += pq.ParquetFile(f).metadata.num_rows
+    return total
+
+
+def _written(counters: dict[str, int], prefix: str) -> dict[tuple[str, ...], int]:
+    head = f"{WRITTEN}{prefix}{SEP}"
+    return {tuple(k[len(head):].split(SEP)): n for k, n in sorted(counters.items()) if k.startswith(head)}
+
+
+def _histogram(counts: dict[tuple[str, ...], int], edges: tuple[int, ...]) -> dict[str, int]:
+    by_edge = {int(k[0]): n for k, n in counts.items()}
+    return {f">={b}": by_edge.get(b, 0) for b in edges}
 
 
 def build_report(out: str, counters: dict[str, int], step_order: list[tuple[str, str]]) -> dict:
-    """Counts per stage and filter from the ledgers in `out`; `step_order` is [(stage, filter)]."""
-    docs = _table(out, "documents", ["lang", "text", "cluster_size"])
-    removed = _table(out, "removed", ["stage", "filter", "reason"])
-    errors = _table(out, "errors", ["stage", "error_class"])
-
-    removed_by = Counter(zip(removed["stage"].to_pylist(), removed["filter"].to_pylist(),
-                             removed["reason"].to_pylist(), strict=True))
-    errors_by = Counter(zip(errors["stage"].to_pylist(), errors["error_class"].to_pylist(), strict=True))
+    """Counts per stage and filter; `step_order` is [(stage, filter)] of the steps that remove records."""
+    kept, n_removed, n_errors = (table_rows(out, t) for t in ("documents", "removed", "errors"))
+    removed_by = _written(counters, "removed")
+    errors_by = _written(counters, "errors")
     inputs = counters.get("read/inputs", 0)
-    kept, n_removed, n_errors = docs.num_rows, removed.num_rows, errors.num_rows
 
     # An error row's stage names its step as "stage/filter" (or the filter alone); a bare stage belongs to
     # that stage's first step. Each row is counted at one step only.
@@ -52,7 +81,7 @@ def build_report(out: str, counters: dict[str, int], step_order: list[tuple[str,
     claimed: set[str] = set()
     funnel, remaining = [], inputs
     for stage, name in step_order:
-        reasons = {r: n for (s, f, r), n in sorted(removed_by.items()) if (s, f) == (stage, name)}
+        reasons = {r: n for (s, f, r), n in removed_by.items() if (s, f) == (stage, name)}
         keys = {k for k in (f"{stage}/{name}", name, stage) if k in errors_at and k not in claimed}
         claimed |= keys
         step_errors = sum(errors_at[k] for k in keys)
@@ -61,30 +90,29 @@ def build_report(out: str, counters: dict[str, int], step_order: list[tuple[str,
                        "errors": step_errors, "out": out_count, "reasons": reasons})
         remaining = out_count
 
-    lengths = [n for n in pc.utf8_length(docs["text"]).to_pylist() if n is not None] if kept else []
+    languages = _written(counters, "documents.lang")
     return {
         "inputs": inputs,
         "kept": kept,
         "removed": n_removed,
         "errors": n_errors,
         "accounting_ok": inputs == kept + n_removed + n_errors,
+        # the writers' counters against the footers: they differ only if a runner reports counters of
+        # retried work twice (then the finer figures below are approximate, the totals above are not)
+        "written_counters_match": (counters.get(f"{WRITTEN}documents", 0), sum(removed_by.values()),
+                                   sum(errors_by.values())) == (kept, n_removed, n_errors),
         "skipped_records": {k.split(".", 1)[1]: v for k, v in sorted(counters.items())
                             if k.startswith("read/skipped.")},
         "input_files": counters.get("read/files", 0),
         "funnel": funnel,
-        "removed_by_reason": {f"{s}/{f}/{r}": n for (s, f, r), n in sorted(removed_by.items())},
-        "errors_by_class": {f"{s}/{c}": n for (s, c), n in sorted(errors_by.items())},
+        "removed_by_reason": {f"{s}/{f}/{r}": n for (s, f, r), n in removed_by.items()},
+        "errors_by_class": {f"{s}/{c}": n for (s, c), n in errors_by.items()},
         "retryable_errors": sum(n for (_, c), n in errors_by.items() if c in RETRYABLE_ERROR_CLASSES),
-        "languages": dict(Counter(lang or "unknown" for lang in docs["lang"].to_pylist()).most_common()),
-        "length_histogram": _histogram(lengths, LENGTH_BINS),
-        "cluster_size_histogram": _histogram([n for n in docs["cluster_size"].to_pylist() if n], CLUSTER_BINS),
-        "counters": dict(sorted(counters.items())),
+        "languages": {k[0]: n for k, n in sorted(languages.items(), key=lambda kv: (-kv[1], kv[0]))},
+        "length_histogram": _histogram(_written(counters, "documents.length"), LENGTH_BINS),
+        "cluster_size_histogram": _histogram(_written(counters, "documents.cluster_size"), CLUSTER_BINS),
+        "counters": {k: n for k, n in sorted(counters.items()) if not k.startswith(WRITTEN)},
     }
-
-
-def _histogram(values: list[int], edges: tuple[int, ...]) -> dict[str, int]:
-    bins = Counter(max(b for b in edges if b <= n) for n in values)
-    return {f">={b}": bins.get(b, 0) for b in edges}
 
 
 def write_report(out: str, report: dict, title: str) -> None:
@@ -92,58 +120,3 @@ def write_report(out: str, report: dict, title: str) -> None:
                        ("report.html", render_html(report, title))):
         with FileSystems.create(FileSystems.join(out, name)) as f:
             f.write(body.encode("utf-8"))
-
-
-def _bars(rows: list[tuple[str, int]], color: str) -> str:
-    """A horizontal bar chart as inline SVG (no plotting dependency needed for a report)."""
-    if not rows:
-        return "<p>none</p>"
-    top = max(n for _, n in rows) or 1
-    height = 22 * len(rows) + 4
-    parts = [f'<svg width="760" height="{height}" role="img">']
-    for i, (label, n) in enumerate(rows):
-        y = 22 * i + 2
-        width = 420 * n / top
-        parts.append(f'<text x="0" y="{y + 15}" font-size="13">{html.escape(str(label))}</text>'
-                     f'<rect x="260" y="{y}" width="{width:.1f}" height="18" fill="{color}"/>'
-                     f'<text x="{266 + width:.1f}" y="{y + 15}" font-size="13">{n}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _synth_sections(report: dict) -> str:
-    """Pass-rate histogram and acceptance per source, for synthesis builds."""
-    counters = report.get("counters", {})
-    rates = [(k.removeprefix("synth/pass_rate."), n) for k, n in sorted(counters.items())
-             if k.startswith("synth/pass_rate.")]
-    if not rates:
-        return ""
-    accepted = [(k.removeprefix("synth/accepted."), n) for k, n in sorted(counters.items())
-                if k.startswith("synth/accepted.")]
-    return (f"<h2>Problems by pass rate (share of samples verified)</h2>{_bars(rates, '#4bacc6')}"
-            f"<h2>Accepted samples per source</h2>{_bars(accepted, '#9bbb59')}")
-
-
-def render_html(report: dict, title: str) -> str:
-    """The same counts for people: the funnel, removals by reason, languages and lengths."""
-    funnel = [(f"{s['stage']}: {s['filter']}", s["removed"] + s["errors"]) for s in report["funnel"]]
-    reasons = sorted(report["removed_by_reason"].items(), key=lambda kv: -kv[1])[:30]
-    langs = list(report["languages"].items())[:20]
-    check = "holds" if report["accounting_ok"] else "DOES NOT HOLD"
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:900px}}td,th{{padding:2px 10px;text-align:right}}</style>
-</head><body><h1>{html.escape(title)}</h1>
-<p>inputs {report['inputs']} = kept {report['kept']} + removed {report['removed']} + errors {report['errors']}:
-<b>{check}</b></p>
-<h2>Removal funnel (removed + errors per step)</h2>{_bars(funnel, '#c0504d')}
-<table><tr><th>stage</th><th>filter</th><th>in</th><th>removed</th><th>errors</th><th>out</th></tr>
-{''.join(f"<tr><td>{s['stage']}</td><td>{s['filter']}</td><td>{s['in']}</td><td>{s['removed']}</td>"
-         f"<td>{s['errors']}</td><td>{s['out']}</td></tr>" for s in report['funnel'])}</table>
-<h2>Removals by reason</h2>{_bars(reasons, '#4f81bd')}
-<h2>Languages of kept documents</h2>{_bars(langs, '#9bbb59')}
-<h2>Kept document length (characters)</h2>{_bars(list(report['length_histogram'].items()), '#8064a2')}
-<h2>Duplicate-cluster sizes of kept documents</h2>{_bars(list(report['cluster_size_histogram'].items()), '#f79646')}
-{_synth_sections(report)}
-<h2>Skipped WARC records by kind</h2>{_bars(list(report['skipped_records'].items()), '#777')}
-</body></html>
-"""

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from corpusmill.schemas.records import Document
-from corpusmill.schemas.tables import SCHEMAS
 
 ROWS_PER_ROW_GROUP = 10_000
 
 
-def shard_name(table: str, shard: int, num_shards: int) -> str:
-    return f"{table}/part-{shard:05d}-of-{num_shards:05d}.parquet"
+def shard_name(table: str, shard: int, num_shards: int, suffix: str = ".parquet") -> str:
+    return f"{table}/part-{shard:05d}-of-{num_shards:05d}{suffix}"
 
 
 def sort_key(record) -> str:
@@ -38,26 +39,50 @@ def keyed_by_shard(record, num_shards: int) -> tuple[int, object]:
     return shard_of(sort_key(record), num_shards), record
 
 
-def write_shard(folder: str, table: str, shard: int, num_shards: int, records: Iterable,
-                compression: str = "zstd", schema: str | None = None) -> str:
-    """Write one shard under a temporary name, then rename it into place; returns the final path."""
-    rows = [r.to_row() for r in sorted(records, key=_full_key)]
-    final = FileSystems.join(folder, shard_name(table, shard, num_shards))
-    write_rows(final, table, rows, compression, schema)
-    return final
+def sorted_rows(records: Iterable) -> list[dict]:
+    """The rows of one shard in their written order (by id, then stage, filter and reason)."""
+    return [r.to_row() for r in sorted(records, key=_full_key)]
 
 
-def write_rows(final: str, table: str, rows: list[dict], compression: str = "zstd", schema: str | None = None
-               ) -> None:
-    """Atomically write `rows` as a Parquet file with the schema named `schema` (default: the table's)."""
-    arrow = pa.Table.from_pylist(rows, schema=SCHEMAS[schema or table])
+def write_rows(final: str, rows: list[dict], schema: pa.Schema, compression: str = "zstd") -> None:
+    """Atomically write `rows` as a Parquet file with `schema`."""
+    _check_struct_fields(rows, schema)
+    codec = None if compression == "none" else compression
+    if not rows:
+        # no row group at all: `datasets` reads its batch size off the first row group and fails on an empty one
+        _atomically(final, lambda out: pq.ParquetWriter(out, schema, compression=codec).close())
+        return
+    arrow = pa.Table.from_pylist(rows, schema=schema)
+    _atomically(final, lambda out: pq.write_table(arrow, out, compression=codec, row_group_size=ROWS_PER_ROW_GROUP))
+
+
+def write_jsonl(final: str, rows: list[dict]) -> None:
+    """Atomically write `rows` as JSON lines."""
+    _atomically(final, lambda out: out.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+                                             .encode("utf-8")))
+
+
+def _atomically(final: str, write: Callable[[BinaryIO], object]) -> None:
+    """Write under a temporary name, then rename into place: a reader never sees half a file."""
     tmp = f"{final}.tmp-{uuid.uuid4().hex}"
     with FileSystems.create(tmp) as out:
-        pq.write_table(arrow, out, compression=None if compression == "none" else compression,
-                       row_group_size=ROWS_PER_ROW_GROUP)
+        write(out)
     if FileSystems.exists(final):
         FileSystems.delete([final])
     FileSystems.rename([tmp], [final])
+
+
+def _check_struct_fields(rows: list[dict], schema: pa.Schema) -> None:
+    """pyarrow drops dict keys a struct has no field for: a signal no step declared would vanish unseen."""
+    for field in schema:
+        if not pa.types.is_struct(field.type) and not pa.types.is_null(field.type):
+            continue
+        declared = {f.name for f in field.type} if pa.types.is_struct(field.type) else set()
+        for row in rows:
+            value = row.get(field.name)
+            if isinstance(value, dict) and not value.keys() <= declared:
+                raise ValueError(f"column {field.name!r}: {sorted(value.keys() - declared)} measured but not declared "
+                                 f"by any step of this stage (declared: {sorted(declared)})")
 
 
 def _full_key(record) -> tuple:

@@ -23,6 +23,7 @@ from corpusmill.schemas.records import RawRecord, Removal, stable_id
 
 OpenStream = Callable[[], BinaryIO]
 READER = "warc_reader"
+READER_SCORES = ("http.status", "http.payload_bytes")  # the scores of the reader's removals
 _RECORD_KINDS = ("warcinfo", "response", "resource", "request", "metadata", "revisit", "conversion",
                  "continuation", "unknown")
 # A record may start here: a gzip member, or a WARC version line (0.17 and 0.18 are pre-standard, 2008-ish).

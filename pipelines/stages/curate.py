@@ -18,15 +18,19 @@ from corpusmill.filters.base import make_filter
 from corpusmill.filters.language import LanguageFilter
 from corpusmill.filters.pii import PiiRedaction
 from corpusmill.pipelines.io.earlier_builds import earlier_index_files
+from corpusmill.pipelines.io.inputs import carried_names
 from corpusmill.pipelines.io.read_events import STAGE as READ_STAGE
+from corpusmill.pipelines.io.warc import READER_SCORES
 from corpusmill.pipelines.launch import StageSpec
+from corpusmill.pipelines.transforms.dedup.common import DEDUP_SCORES
 from corpusmill.pipelines.transforms.dedup.dedup_documents import DedupDocuments
 from corpusmill.pipelines.transforms.dedup.dedup_documents import step_order as dedup_steps
 from corpusmill.pipelines.transforms.filter import ApplyFilter
 from corpusmill.pipelines.transforms.read import ReadRecords
-from corpusmill.pipelines.transforms.text import ExtractText, IdentifyLanguage
+from corpusmill.pipelines.transforms.text import EXTRACT_SCORES, ExtractText, IdentifyLanguage
 from corpusmill.pipelines.transforms.write import OutputSpec, write_outputs
 from corpusmill.schemas.config import CurateConfig
+from corpusmill.schemas.tables import TableSchemas
 
 STAGE = "curate"
 
@@ -47,15 +51,22 @@ def step_order(config: CurateConfig) -> list[tuple[str, str]]:
     return steps + (dedup_steps(config.dedup) if config.dedup else [])
 
 
-def tables(config: CurateConfig) -> dict[str, int]:
-    """Output tables and their shard counts."""
-    n = config.output.num_shards
+def tables(config: CurateConfig) -> list[str]:
     index = config.dedup is not None and config.dedup.minhash.enabled and config.dedup.write_index
-    return {"documents": n, "removed": n, "errors": 1, **({"index": n} if index else {})}
+    return ["documents", "removed", "errors", *(["index"] if index else [])]
 
 
-def build(pipeline: beam.Pipeline, config: CurateConfig, formats: dict[str, str], out: str) -> None:
-    """Wire the curate stage into `pipeline`, reading `formats` (path -> format), writing under `out`."""
+def schemas(config: CurateConfig, formats: dict[str, str]) -> TableSchemas:
+    """The signals every filter measures (plus those Parquet inputs carry), and every removal's scores."""
+    measured = {name for f in (*quality_filters(config), *([PiiRedaction(config.pii)] if config.pii else []))
+                for name in f.score_names()}
+    scores = {*READER_SCORES, *EXTRACT_SCORES, *measured, *(DEDUP_SCORES if config.dedup else ())}
+    return TableSchemas("documents", tuple(sorted(measured | set(carried_names(formats, "signals")))),
+                        carried_names(formats, "domain"), tuple(sorted(scores)))
+
+
+def build(pipeline: beam.Pipeline, config: CurateConfig, formats: dict[str, str], output: OutputSpec) -> None:
+    """Wire the curate stage into `pipeline`, reading `formats` (path -> format), writing to `output`."""
     read = (pipeline
             | "ListInputs" >> beam.Create(sorted(formats))
             | "ReadRecords" >> ReadRecords(formats, config.input, config.read.verify_digests))
@@ -89,12 +100,11 @@ def build(pipeline: beam.Pipeline, config: CurateConfig, formats: dict[str, str]
         docs = result.docs
 
     if config.dedup is not None:
-        docs, dropped = docs | "Dedup" >> DedupDocuments(config.dedup, earlier_index_files(config.dedup),
-                                                         OutputSpec.of(config.output, out))
+        docs, dropped = docs | "Dedup" >> DedupDocuments(config.dedup, earlier_index_files(config.dedup), output)
         removed += dropped
 
-    write_outputs(docs, removed, errors, config.output, out)
+    write_outputs(docs, removed, errors, output)
 
 
 def spec(args: argparse.Namespace) -> StageSpec:
-    return StageSpec("curate", build, step_order, tables)
+    return StageSpec("curate", build, step_order, tables, schemas)

@@ -12,27 +12,36 @@ import apache_beam as beam
 
 from corpusmill.core.extraction import HtmlExtractor
 from corpusmill.pipelines.io.earlier_builds import earlier_index_files
+from corpusmill.pipelines.io.inputs import carried_names
 from corpusmill.pipelines.io.read_events import STAGE as READ_STAGE
+from corpusmill.pipelines.io.warc import READER_SCORES
 from corpusmill.pipelines.launch import StageSpec
+from corpusmill.pipelines.transforms.dedup.common import DEDUP_SCORES
 from corpusmill.pipelines.transforms.dedup.dedup_documents import DedupDocuments
 from corpusmill.pipelines.transforms.dedup.dedup_documents import step_order as dedup_steps
 from corpusmill.pipelines.transforms.read import ReadRecords
-from corpusmill.pipelines.transforms.text import ExtractText
+from corpusmill.pipelines.transforms.text import EXTRACT_SCORES, ExtractText
 from corpusmill.pipelines.transforms.write import OutputSpec, write_outputs
 from corpusmill.schemas.config import DedupConfig
+from corpusmill.schemas.tables import TableSchemas
 
 
-def tables(config: DedupConfig) -> dict[str, int]:
-    n = config.output.num_shards
+def tables(config: DedupConfig) -> list[str]:
     index = config.dedup.minhash.enabled and config.dedup.write_index
-    return {"documents": n, "removed": n, "errors": 1, **({"index": n} if index else {})}
+    return ["documents", "removed", "errors", *(["index"] if index else [])]
+
+
+def schemas(config: DedupConfig, formats: dict[str, str]) -> TableSchemas:
+    """Signals pass through from the inputs; removals score what dedup (and WARC reading) measure."""
+    return TableSchemas("documents", carried_names(formats, "signals"), carried_names(formats, "domain"),
+                        tuple(sorted({*READER_SCORES, *EXTRACT_SCORES, *DEDUP_SCORES})))
 
 
 def step_order(config: DedupConfig) -> list[tuple[str, str]]:
     return [(READ_STAGE, "reader")] + dedup_steps(config.dedup)
 
 
-def build(pipeline: beam.Pipeline, config: DedupConfig, formats: dict[str, str], out: str) -> None:
+def build(pipeline: beam.Pipeline, config: DedupConfig, formats: dict[str, str], output: OutputSpec) -> None:
     """Wire the dedup stage into `pipeline`."""
     index_files = earlier_index_files(config.dedup)
     read = (pipeline
@@ -42,9 +51,9 @@ def build(pipeline: beam.Pipeline, config: DedupConfig, formats: dict[str, str],
     # No reshuffle here: fingerprints are computed where the files are read (inputs are usually many
     # shards of a curate output), and every document already crosses one shuffle in the join by id.
     docs = read.records | "ToDocuments" >> ExtractText(HtmlExtractor())
-    kept, removed = docs.docs | "Dedup" >> DedupDocuments(config.dedup, index_files, OutputSpec.of(config.output, out))
-    write_outputs(kept, [read.removed, docs.removed, *removed], [read.errors, docs.errors], config.output, out)
+    kept, removed = docs.docs | "Dedup" >> DedupDocuments(config.dedup, index_files, output)
+    write_outputs(kept, [read.removed, docs.removed, *removed], [read.errors, docs.errors], output)
 
 
 def spec(args: argparse.Namespace) -> StageSpec:
-    return StageSpec("dedup", build, step_order, tables)
+    return StageSpec("dedup", build, step_order, tables, schemas)

@@ -22,7 +22,6 @@ from apache_beam.ml.inference.base import RunInference
 from corpusmill.pipelines.config_checks import check_code_sandbox
 from corpusmill.pipelines.io.problem_files import source_names
 from corpusmill.pipelines.io.read_events import STAGE as READ_STAGE
-from corpusmill.pipelines.io.sft_jsonl import write_sft_jsonl
 from corpusmill.pipelines.launch import StageSpec
 from corpusmill.pipelines.transforms.generation import (
     LookupCacheFn,
@@ -30,14 +29,15 @@ from corpusmill.pipelines.transforms.generation import (
     StoreGenerationsFn,
     keyed_by_cache_partition,
 )
-from corpusmill.pipelines.transforms.judging import JudgeFn, SelectFn
+from corpusmill.pipelines.transforms.judging import SYNTH_SCORES, JudgeFn, SelectFn
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED
 from corpusmill.pipelines.transforms.problems import STAGE, DecontaminateFn, ReadProblemsFn
-from corpusmill.pipelines.transforms.write import WriteTable, write_outputs
+from corpusmill.pipelines.transforms.write import OutputSpec, WriteTable, write_outputs
 from corpusmill.schemas.config import SynthConfig
+from corpusmill.schemas.tables import TableSchemas
 
 
-def build(pipeline: beam.Pipeline, config: SynthConfig, formats: dict[str, str], out: str,
+def build(pipeline: beam.Pipeline, config: SynthConfig, formats: dict[str, str], output: OutputSpec,
           reverify: bool = False) -> None:
     """Wire the synth stage into `pipeline`."""
     fmt = None if config.problem_format == "auto" else config.problem_format
@@ -50,7 +50,7 @@ def build(pipeline: beam.Pipeline, config: SynthConfig, formats: dict[str, str],
             REMOVED, main="clean")
         removed.append(clean[REMOVED])
         todo = clean.clean
-    cache_dir = config.cache_dir or FileSystems.join(out, "cache")
+    cache_dir = config.cache_dir or FileSystems.join(output.out, "cache")
     looked_up = (todo
                  | "KeyByCachePartition" >> beam.Map(keyed_by_cache_partition)
                  | "GroupByCachePartition" >> beam.GroupByKey()
@@ -68,14 +68,17 @@ def build(pipeline: beam.Pipeline, config: SynthConfig, formats: dict[str, str],
                 | "GroupByProblem" >> beam.GroupByKey()
                 | "Select" >> beam.ParDo(SelectFn(config)).with_outputs(REMOVED, main="kept"))
     removed.append(selected[REMOVED])
-    _ = selected.kept | "WriteDocuments" >> WriteTable(out, "documents", config.output.num_shards,
-                                                       config.output.compression, schema="sft")
-    write_outputs(None, removed, errors, config.output, out)
+    _ = selected.kept | "WriteDocuments" >> WriteTable(output, "documents")
+    write_outputs(None, removed, errors, output)
 
 
-def tables(config: SynthConfig) -> dict[str, int]:
-    n = config.output.num_shards
-    return {"documents": n, "removed": n, "errors": 1}
+def tables(config: SynthConfig) -> list[str]:
+    return ["documents", "removed", "errors"]
+
+
+def schemas(config: SynthConfig, formats: dict[str, str]) -> TableSchemas:
+    decontamination = ("decontam.matched_ngrams",) if config.eval_files else ()
+    return TableSchemas("sft", scores=tuple(sorted({*SYNTH_SCORES, *decontamination})))
 
 
 def step_order(config: SynthConfig) -> list[tuple[str, str]]:
@@ -84,12 +87,11 @@ def step_order(config: SynthConfig) -> list[tuple[str, str]]:
                     (STAGE, "code_tests_v1"), (STAGE, "selection")]
 
 
-
 def check(config: SynthConfig, paths: list[str]) -> None:
     fmt = None if config.problem_format == "auto" else config.problem_format
     check_code_sandbox(paths, fmt, config.problem_fields)
 
 
 def spec(args: argparse.Namespace) -> StageSpec:
-    return StageSpec("synth", partial(build, reverify=args.reverify), step_order, tables, check=check,
-                     after_run=write_sft_jsonl, force=args.reverify)
+    return StageSpec("synth", partial(build, reverify=args.reverify), step_order, tables, schemas, check=check,
+                     force=args.reverify)

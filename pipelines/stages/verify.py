@@ -2,7 +2,7 @@
 verifiers and trace checks as synthesis, and write accepted samples as SFT data.
 
 ReadProblems + ReadGenerations -> JoinByProblem -> Verify -> WriteDocuments (SFT schema,
-also sft.jsonl) / WriteRemoved / WriteErrors, with report.json proving
+also as JSONL in sft/) / WriteRemoved / WriteErrors, with report.json proving
 generations == accepted + rejected + errors.
 """
 
@@ -16,12 +16,12 @@ from apache_beam.io.filesystems import FileSystems
 from corpusmill.pipelines.config_checks import check_code_sandbox
 from corpusmill.pipelines.errors import UsageError
 from corpusmill.pipelines.io.read_events import STAGE as READ_STAGE
-from corpusmill.pipelines.io.sft_jsonl import write_sft_jsonl
 from corpusmill.pipelines.launch import StageSpec
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED
 from corpusmill.pipelines.transforms.verification import STAGE, ReadGenerationsFn, ReadKeyedProblemsFn, VerifyFn
-from corpusmill.pipelines.transforms.write import WriteTable, write_outputs
+from corpusmill.pipelines.transforms.write import OutputSpec, WriteTable, write_outputs
 from corpusmill.schemas.config import VerifyConfig
+from corpusmill.schemas.tables import TableSchemas
 
 
 def inputs(config: VerifyConfig, override: list[str] | None) -> dict[str, tuple[str, int]]:
@@ -34,7 +34,7 @@ def inputs(config: VerifyConfig, override: list[str] | None) -> dict[str, tuple[
     return found
 
 
-def build(pipeline: beam.Pipeline, config: VerifyConfig, formats: dict[str, str], out: str) -> None:
+def build(pipeline: beam.Pipeline, config: VerifyConfig, formats: dict[str, str], output: OutputSpec) -> None:
     """Wire the verify stage into `pipeline`."""
     read = (pipeline | "ListProblems" >> beam.Create([config.problems])
             | "ReadProblems" >> beam.ParDo(ReadKeyedProblemsFn(config.format)).with_outputs(
@@ -44,14 +44,16 @@ def build(pipeline: beam.Pipeline, config: VerifyConfig, formats: dict[str, str]
     verified = ({"problems": read.problems, "generations": gens.generations}
                 | "JoinByProblem" >> beam.CoGroupByKey()
                 | "Verify" >> beam.ParDo(VerifyFn()).with_outputs(REMOVED, ERRORS, main="accepted"))
-    n, compression = config.output.num_shards, config.output.compression
-    _ = verified.accepted | "WriteDocuments" >> WriteTable(out, "documents", n, compression, schema="sft")
-    write_outputs(None, [verified[REMOVED]], [gens[ERRORS], verified[ERRORS]], config.output, out)
+    _ = verified.accepted | "WriteDocuments" >> WriteTable(output, "documents")
+    write_outputs(None, [verified[REMOVED]], [gens[ERRORS], verified[ERRORS]], output)
 
 
-def tables(config: VerifyConfig) -> dict[str, int]:
-    n = config.output.num_shards
-    return {"documents": n, "removed": n, "errors": 1}
+def tables(config: VerifyConfig) -> list[str]:
+    return ["documents", "removed", "errors"]
+
+
+def schemas(config: VerifyConfig, formats: dict[str, str]) -> TableSchemas:
+    return TableSchemas("sft")  # verification measures nothing beyond its reason codes
 
 
 def step_order(config: VerifyConfig) -> list[tuple[str, str]]:
@@ -64,7 +66,7 @@ def report_fields(counters: dict[str, int]) -> dict:
 
 
 def spec(args: argparse.Namespace) -> StageSpec:
-    return StageSpec("verify", build, step_order, tables, inputs=inputs, check=check, after_run=write_sft_jsonl,
+    return StageSpec("verify", build, step_order, tables, schemas, inputs=inputs, check=check,
                      report_fields=report_fields)
 
 

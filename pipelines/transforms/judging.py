@@ -21,6 +21,7 @@ from corpusmill.synth.verifiers.math_answers import MathVerifier
 from corpusmill.synth.verifiers.traces import TraceChecks
 
 STAGE = "synth"
+SYNTH_SCORES = ("synth.pass_rate",)  # the scores of synthesis's removals
 _PROSE_ONLY = re.compile(r"\$[^$]*\$|\\\[.*?\\\]|\\\(.*?\\\)|```.*?```|\\boxed\{[^}]*\}", re.DOTALL)
 
 

@@ -5,10 +5,12 @@ dead-letter row for a record whose processing raised."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from corpusmill.pipelines.io.report import written_keys
 from corpusmill.schemas.records import Document, ErrorRecord, RawRecord
 
 NAMESPACE = "corpusmill"
@@ -29,3 +31,15 @@ def dead_letter(stage: str, element: RawRecord | Document, err: Exception) -> be
     return beam.pvalue.TaggedOutput(
         ERRORS, ErrorRecord(element.input_file, stage, type(err).__name__, str(err)[:2000],
                             element.input_offset, element.id))
+
+
+def count_written(table: str, rows: list[dict]) -> None:
+    """Counters for the report, per row written: removals by stage, filter and reason; errors by stage
+    and class; kept documents by language, length and cluster size. Counted by the writers, so the
+    report never reads the tables back (on a crawl-sized build they do not fit the launcher)."""
+    counts: Counter = Counter()
+    for row in rows:
+        for key in written_keys(table, row):
+            counts[key] += 1
+    for key, n in counts.items():
+        count(key, n)

@@ -12,6 +12,8 @@ from corpusmill.core.language_id import LanguageIdentifier
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED, count, dead_letter
 from corpusmill.schemas.records import Document, RawRecord, Removal
 
+EXTRACT_SCORES = ("extract.html_bytes",)  # the scores of extraction's removals
+
 
 class _ExtractTextFn(beam.DoFn):
     STAGE = "extract"
@@ -38,7 +40,7 @@ class _ExtractTextFn(beam.DoFn):
             count(f"{self.STAGE}/removed.{result.reason}")
             yield beam.pvalue.TaggedOutput(REMOVED, Removal(
                 raw.id, self.STAGE, self.extractor.extractor, result.reason, raw.input_file, raw.input_offset,
-                raw.url, {"extract.html_bytes": float(result.html_bytes)}))
+                raw.url, {EXTRACT_SCORES[0]: float(result.html_bytes)}))
             return
         count(f"{self.STAGE}/kept")
         yield _document(raw, result.text)

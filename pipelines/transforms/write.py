@@ -1,5 +1,6 @@
-"""WriteTable: records to deterministic, atomically written Parquet shards; and the writers every
-stage ends with."""
+"""Writing a build's tables: deterministic Parquet shards, written atomically, each counted for the
+report as it is written (so report figures never need the tables read back), and the SFT samples
+also as JSONL shards."""
 
 from __future__ import annotations
 
@@ -7,36 +8,52 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 
 from corpusmill.pipelines.io import shards
+from corpusmill.pipelines.transforms.ledger import count_written
 from corpusmill.schemas.config import OutputConfig
+from corpusmill.schemas.tables import TableSchemas
+
+SFT_JSONL = "sft"  # folder of the SFT samples as JSONL: sft/part-XXXXX-of-NNNNN.jsonl
 
 
 @dataclass(frozen=True)
 class OutputSpec:
-    """Where and how a step that writes shards itself (dedup's last step) writes them."""
+    """Where and how a build writes its tables: folder, shards, compression and table schemas."""
 
     out: str
     num_shards: int
     compression: str
+    schemas: TableSchemas
 
     @classmethod
-    def of(cls, output: OutputConfig, out: str) -> OutputSpec:
-        return cls(out, output.num_shards, output.compression)
+    def of(cls, output: OutputConfig, out: str, schemas: TableSchemas) -> OutputSpec:
+        return cls(out, output.num_shards, output.compression, schemas)
+
+    def shards_of(self, table: str) -> int:
+        return 1 if table == "errors" else self.num_shards
+
+
+def write_table_shard(spec: OutputSpec, table: str, shard: int, rows: list[dict]) -> str:
+    """Write one shard of `table` (rows in written order) and count what it holds; returns its path."""
+    count_written(table, rows)
+    n = spec.shards_of(table)
+    final = FileSystems.join(spec.out, shards.shard_name(table, shard, n))
+    shards.write_rows(final, rows, spec.schemas.of(table), spec.compression)
+    if table == "documents" and spec.schemas.documents == "sft":
+        shards.write_jsonl(FileSystems.join(spec.out, shards.shard_name(SFT_JSONL, shard, n, ".jsonl")), rows)
+    return final
 
 
 class _WriteShardFn(beam.DoFn):
-    def __init__(self, folder: str, table: str, num_shards: int, compression: str, schema: str | None):
-        self.folder = folder
+    def __init__(self, spec: OutputSpec, table: str):
+        self.spec = spec
         self.table = table
-        self.num_shards = num_shards
-        self.compression = compression
-        self.schema = schema
 
     def process(self, keyed: tuple[int, Iterable]) -> Iterator[str]:
         shard, records = keyed
-        yield shards.write_shard(self.folder, self.table, shard, self.num_shards, records, self.compression,
-                                 self.schema)
+        yield write_table_shard(self.spec, self.table, shard, shards.sorted_rows(records))
 
 
 class WriteTable(beam.PTransform):
@@ -47,28 +64,23 @@ class WriteTable(beam.PTransform):
     temporary name and renamed when complete.
     """
 
-    def __init__(self, folder: str, table: str, num_shards: int, compression: str, schema: str | None = None):
+    def __init__(self, spec: OutputSpec, table: str):
         super().__init__()
-        self.folder = folder
+        self.spec = spec
         self.table = table
-        self.num_shards = num_shards
-        self.compression = compression
-        self.schema = schema
 
     def expand(self, records):
         return (
             records
-            | "AssignShard" >> beam.Map(shards.keyed_by_shard, self.num_shards)
+            | "AssignShard" >> beam.Map(shards.keyed_by_shard, self.spec.shards_of(self.table))
             | "GroupByShard" >> beam.GroupByKey()
-            | "WriteShard" >> beam.ParDo(_WriteShardFn(self.folder, self.table, self.num_shards,
-                                                       self.compression, self.schema))
+            | "WriteShard" >> beam.ParDo(_WriteShardFn(self.spec, self.table))
         )
 
 
-def write_outputs(docs, removed: list, errors: list, output: OutputConfig, out: str) -> None:
+def write_outputs(docs, removed: list, errors: list, spec: OutputSpec) -> None:
     """The writers every stage ends with; `docs` is None when an earlier step wrote them already."""
-    n, compression = output.num_shards, output.compression
     if docs is not None:
-        _ = docs | "WriteDocuments" >> WriteTable(out, "documents", n, compression)
-    _ = removed | "FlattenRemoved" >> beam.Flatten() | "WriteRemoved" >> WriteTable(out, "removed", n, compression)
-    _ = errors | "FlattenErrors" >> beam.Flatten() | "WriteErrors" >> WriteTable(out, "errors", 1, compression)
+        _ = docs | "WriteDocuments" >> WriteTable(spec, "documents")
+    _ = removed | "FlattenRemoved" >> beam.Flatten() | "WriteRemoved" >> WriteTable(spec, "removed")
+    _ = errors | "FlattenErrors" >> beam.Flatten() | "WriteErrors" >> WriteTable(spec, "errors")

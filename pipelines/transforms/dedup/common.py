@@ -11,6 +11,7 @@ from corpusmill.pipelines.io.shards import shard_of
 
 STAGE = "dedup"
 URL_FILTER, EXACT_FILTER, NEAR_FILTER = "url_dedup_v1", "exact_dedup_v1", "minhash_dedup_v1"
+DEDUP_SCORES = ("dedup.group_size", "dedup.cluster_size", "dedup.earlier_build")  # of dedup's removals
 
 
 def partition_of(doc_id: str, partitions: int) -> int:

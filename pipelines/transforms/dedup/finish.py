@@ -9,11 +9,10 @@ from dataclasses import dataclass
 
 import apache_beam as beam
 import numpy as np
-from apache_beam.io.filesystems import FileSystems
 
-from corpusmill.pipelines.io.shards import shard_name, write_rows
 from corpusmill.pipelines.transforms.dedup.common import NEAR_FILTER, STAGE, unpack
 from corpusmill.pipelines.transforms.ledger import REMOVED, count
+from corpusmill.pipelines.transforms.write import OutputSpec, write_table_shard
 from corpusmill.schemas.records import Removal
 
 
@@ -33,8 +32,8 @@ class FinishShardFn(beam.DoFn):
     """One output shard: apply the cluster assignments, write its documents (and index) shard,
     and emit a removal per near duplicate. Writing here spares the documents a second shuffle."""
 
-    def __init__(self, out: str, num_shards: int, compression: str, write_index: bool):
-        self.out, self.num_shards, self.compression = out, num_shards, compression
+    def __init__(self, output: OutputSpec, write_index: bool):
+        self.output = output
         self.write_index = write_index
 
     def process(self, keyed: tuple[int, dict]) -> Iterator:
@@ -60,9 +59,6 @@ class FinishShardFn(beam.DoFn):
             kept.append(doc.to_row())
             if self.write_index and fingerprint is not None:
                 index.append(IndexRow(doc.id, fingerprint.bands, fingerprint.signature).to_row())
-        path = FileSystems.join(self.out, shard_name("documents", shard, self.num_shards))
-        write_rows(path, "documents", kept, self.compression)
+        yield write_table_shard(self.output, "documents", shard, kept)
         if self.write_index:
-            index_path = FileSystems.join(self.out, shard_name("index", shard, self.num_shards))
-            write_rows(index_path, "index", index, self.compression)
-        yield path
+            write_table_shard(self.output, "index", shard, index)

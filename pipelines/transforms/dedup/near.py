@@ -230,6 +230,6 @@ class FindNearDuplicates(beam.PTransform):
         result = ({"docs": fp.docs, "assignments": assignments}
                   | "JoinByShard" >> beam.CoGroupByKey()
                   | "FinishShards" >> beam.ParDo(FinishShardFn(
-                      output.out, output.num_shards, output.compression, self.write_index)).with_outputs(
+                      output, self.write_index)).with_outputs(
                       REMOVED, main="written"))
         return result[REMOVED]

@@ -1,0 +1,61 @@
+"""report.html: the figures of report.json for people, with inline SVG bar charts (no plotting
+dependency, no network: the page opens from disk)."""
+
+from __future__ import annotations
+
+import html
+
+
+def _bars(rows: list[tuple[str, int]], color: str) -> str:
+    """A horizontal bar chart as inline SVG (no plotting dependency needed for a report)."""
+    if not rows:
+        return "<p>none</p>"
+    top = max(n for _, n in rows) or 1
+    height = 22 * len(rows) + 4
+    parts = [f'<svg width="760" height="{height}" role="img">']
+    for i, (label, n) in enumerate(rows):
+        y = 22 * i + 2
+        width = 420 * n / top
+        parts.append(f'<text x="0" y="{y + 15}" font-size="13">{html.escape(str(label))}</text>'
+                     f'<rect x="260" y="{y}" width="{width:.1f}" height="18" fill="{color}"/>'
+                     f'<text x="{266 + width:.1f}" y="{y + 15}" font-size="13">{n}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _synth_sections(report: dict) -> str:
+    """Pass-rate histogram and acceptance per source, for synthesis builds."""
+    counters = report.get("counters", {})
+    rates = [(k.removeprefix("synth/pass_rate."), n) for k, n in sorted(counters.items())
+             if k.startswith("synth/pass_rate.")]
+    if not rates:
+        return ""
+    accepted = [(k.removeprefix("synth/accepted."), n) for k, n in sorted(counters.items())
+                if k.startswith("synth/accepted.")]
+    return (f"<h2>Problems by pass rate (share of samples verified)</h2>{_bars(rates, '#4bacc6')}"
+            f"<h2>Accepted samples per source</h2>{_bars(accepted, '#9bbb59')}")
+
+
+def render_html(report: dict, title: str) -> str:
+    """The same counts for people: the funnel, removals by reason, languages and lengths."""
+    funnel = [(f"{s['stage']}: {s['filter']}", s["removed"] + s["errors"]) for s in report["funnel"]]
+    reasons = sorted(report["removed_by_reason"].items(), key=lambda kv: -kv[1])[:30]
+    langs = list(report["languages"].items())[:20]
+    check = "holds" if report["accounting_ok"] else "DOES NOT HOLD"
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:900px}}td,th{{padding:2px 10px;text-align:right}}</style>
+</head><body><h1>{html.escape(title)}</h1>
+<p>inputs {report['inputs']} = kept {report['kept']} + removed {report['removed']} + errors {report['errors']}:
+<b>{check}</b></p>
+<h2>Removal funnel (removed + errors per step)</h2>{_bars(funnel, '#c0504d')}
+<table><tr><th>stage</th><th>filter</th><th>in</th><th>removed</th><th>errors</th><th>out</th></tr>
+{''.join(f"<tr><td>{s['stage']}</td><td>{s['filter']}</td><td>{s['in']}</td><td>{s['removed']}</td>"
+         f"<td>{s['errors']}</td><td>{s['out']}</td></tr>" for s in report['funnel'])}</table>
+<h2>Removals by reason</h2>{_bars(reasons, '#4f81bd')}
+<h2>Languages of kept documents</h2>{_bars(langs, '#9bbb59')}
+<h2>Kept document length (characters)</h2>{_bars(list(report['length_histogram'].items()), '#8064a2')}
+<h2>Duplicate-cluster sizes of kept documents</h2>{_bars(list(report['cluster_size_histogram'].items()), '#f79646')}
+{_synth_sections(report)}
+<h2>Skipped WARC records by kind</h2>{_bars(list(report['skipped_records'].items()), '#777')}
+</body></html>
+"""
