@@ -9,8 +9,13 @@ second once per worker; a call costs one pipe round trip.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
-from collections.abc import Callable
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 
 START_TIMEOUT_S = 120  # importing lxml/trafilatura on a cold, busy worker can take a while
@@ -28,6 +33,8 @@ WARM_UP = "<html><body><p>warm up</p></body></html>"
 
 
 def _serve(conn: Connection, fn: Callable) -> None:
+    # What a helper logs (trafilatura's per-page warnings) says nothing the caller does not record itself.
+    logging.basicConfig(level=logging.INFO if os.environ.get("CORPUSMILL_VERBOSE") == "1" else logging.ERROR)
     fn(WARM_UP)
     conn.send(("ready", None))
     while True:
@@ -39,6 +46,27 @@ def _serve(conn: Connection, fn: Callable) -> None:
             conn.send(("ok", fn(arg)))
         except Exception as err:  # noqa: BLE001 - reported to the parent, which decides
             conn.send(("error", f"{type(err).__name__}: {err}"))
+
+
+_MAIN_LOCK = threading.Lock()
+
+
+@contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """A spawned child imports its parent's __main__ unless that has no spec and no file. The helpers run
+    importable functions only, and in a Beam worker __main__ is Beam's worker module: importing it again
+    cost each helper a second and a screen of Beam's import warnings."""
+    main = sys.modules["__main__"]
+    saved = {k: main.__dict__[k] for k in ("__spec__", "__file__") if k in main.__dict__}
+    with _MAIN_LOCK:
+        main.__spec__ = None
+        main.__dict__.pop("__file__", None)
+        try:
+            yield
+        finally:
+            main.__dict__.update(saved)
+            if "__spec__" not in saved:
+                main.__dict__.pop("__spec__", None)
 
 
 class TimeLimitedCall:
@@ -60,7 +88,8 @@ class TimeLimitedCall:
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_serve, args=(child, self.fn), daemon=True, name="corpusmill-helper")
-        self._proc.start()
+        with _main_module_hidden():
+            self._proc.start()
         child.close()
         if not self._conn.poll(START_TIMEOUT_S):
             self.close()

@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--output", required=True, help="output folder")
     verify.add_argument("--format", choices=["gsm8k", "math", "mbpp", "humaneval", "leetcode"],
                         help="problem format; default: recognised from each record's fields")
+    for sub in (curate, dedup, synth, verify):
+        sub.add_argument("--verbose", action="store_true", help="also show Beam's and the workers' log messages")
     for sub, example in ((curate, "configs/curate.yaml"), (dedup, "configs/dedup.yaml"),
                          (synth, "configs/synth.yaml")):
         sub.add_argument("--config", required=True, help=f"YAML config (see {example})")
@@ -54,15 +56,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _beam_chatter(record: logging.LogRecord) -> bool:
+    """False for Beam's own warnings on the root logger (optional GCP clients missing, no resource module):
+    they describe Beam, not the build."""
+    return record.levelno >= logging.ERROR or f"{os.sep}apache_beam{os.sep}" not in record.pathname
+
+
+def _configure_logging(verbose: bool) -> None:
+    """The console shows corpusmill's progress and funnel; Beam's and the workers' logs only with --verbose."""
+    from corpusmill.pipelines.worker import VERBOSE_ENV
+
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    os.environ[VERBOSE_ENV] = "1" if verbose else "0"  # read by the local runner's worker processes
+    # gRPC (Beam's worker channel) logs a line at every start of a helper process.
+    os.environ.setdefault("GRPC_VERBOSITY", "INFO" if verbose else "ERROR")
+    if not verbose:
+        logging.getLogger("apache_beam").setLevel(logging.ERROR)  # its own, and the worker lines it echoes
+        logging.getLogger().addFilter(_beam_chatter)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `corpusmill` console script."""
     args, beam_args = _parser().parse_known_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    # gRPC (Beam's worker channel) logs a line at every fork of an extraction helper process.
-    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-    # Beam warns at import that the optional GCP client libraries are missing; they are only needed
-    # with the [gcp] extra, and the warning on every command reads like a fault.
-    logging.getLogger().addFilter(lambda record: "apitools not found" not in record.getMessage())
+    _configure_logging(args.verbose)
     # Heavy imports only after --help has had its chance to return.
     from pydantic import ValidationError
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import apache_beam as beam
@@ -103,8 +104,9 @@ def run_stage(spec: StageSpec, config: BaseModel, inputs_override: list[str] | N
     }
     manifests.write_manifest(out, {**base, "status": "running"})
 
-    result = pipeline.run()
-    result.wait_until_finish()
+    with quiet_local_workers():
+        result = pipeline.run()
+        result.wait_until_finish()
     counters = read_counters(result)
 
     written = complete_shards(output, spec.tables(config))
@@ -130,6 +132,19 @@ def _outcome(report: dict) -> tuple[str, int]:
               "them.", file=sys.stderr)
         return "retry_needed", EXIT_RETRY
     return "complete", 0
+
+
+@contextmanager
+def quiet_local_workers() -> Iterator[None]:
+    """Start the local runner's worker processes through pipelines/worker.py, which keeps their start-up
+    chatter off the console. Beam builds the worker command from `sys.executable` when the pipeline
+    runs, so it is pointed there for that long (other runners never read it)."""
+    python = sys.executable
+    sys.executable = f"{python} -m corpusmill.pipelines.worker"
+    try:
+        yield
+    finally:
+        sys.executable = python
 
 
 def _langid_model(config: BaseModel) -> str | None:

@@ -167,6 +167,10 @@ def test_console_script_with_default_runner_gives_the_same_outputs(demo_build, t
     assert "inputs == kept + removed + errors OK" in done.stdout
     for table in ("documents", "removed", "errors"):
         assert _tree_digest(out, table) == _tree_digest(demo_build, table)
+    # the console holds corpusmill's own output: Beam's and the workers' log lines only with --verbose
+    noise = ("apitools", "semi_persistent_directory", "Discarding unparseable args", "local_job_service",
+             "Logging handler created", "discarding data")
+    assert not [line for line in done.stderr.splitlines() if any(n in line for n in noise)], done.stderr[-2000:]
 
 
 def test_curate_removes_documents_that_quote_a_benchmark(tmp_path, data_dir):

@@ -182,3 +182,27 @@ def test_curate_with_a_dedup_section(data_dir, tmp_path):
     assert [s["filter"] for s in report["funnel"]][-3:] == ["url_dedup_v1", "exact_dedup_v1", "minhash_dedup_v1"]
     assert report["removed_by_reason"]["dedup/minhash_dedup_v1/near_duplicate"] >= 3  # the data-juicer pairs
     assert (out / "index" / "part-00000-of-00001.parquet").exists()
+
+
+def test_a_document_whose_fingerprinting_raises_is_an_error_row(tmp_path, data_dir, monkeypatch):
+    from corpusmill.pipelines.transforms.dedup import near
+
+    texts = _base_texts(data_dir)
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text("".join(json.dumps({"id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(texts))
+                    + json.dumps({"id": "poison", "text": "POISON " + texts[0]}) + "\n")
+    real = near.shingles
+
+    def shingles_or_raise(text, lang, spec):
+        if text.startswith("POISON"):
+            raise MemoryError("simulated: the shingle set did not fit")
+        return real(text, lang, spec)
+
+    monkeypatch.setattr(near, "shingles", shingles_or_raise)
+    out = tmp_path / "out"
+    assert run_cli("dedup", "--config", str(CONFIG), "--output", str(out), "--input", str(docs)) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["accounting_ok"] and (report["kept"], report["errors"]) == (4, 1)
+    (error,) = pq.read_table(out / "errors").to_pylist()
+    assert (error["record_id"], error["error_class"], error["stage"]) == ("poison", "MemoryError",
+                                                                         "dedup/minhash_dedup_v1")

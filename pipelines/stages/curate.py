@@ -100,8 +100,10 @@ def build(pipeline: beam.Pipeline, config: CurateConfig, formats: dict[str, str]
         docs = result.docs
 
     if config.dedup is not None:
-        docs, dropped = docs | "Dedup" >> DedupDocuments(config.dedup, earlier_index_files(config.dedup), output)
+        docs, dropped, failed = docs | "Dedup" >> DedupDocuments(config.dedup, earlier_index_files(config.dedup),
+                                                                 output)
         removed += dropped
+        errors += failed
 
     write_outputs(docs, removed, errors, output)
 

@@ -51,8 +51,8 @@ def build(pipeline: beam.Pipeline, config: DedupConfig, formats: dict[str, str],
     # No reshuffle here: fingerprints are computed where the files are read (inputs are usually many
     # shards of a curate output), and every document already crosses one shuffle in the join by id.
     docs = read.records | "ToDocuments" >> ExtractText(HtmlExtractor())
-    kept, removed = docs.docs | "Dedup" >> DedupDocuments(config.dedup, index_files, output)
-    write_outputs(kept, [read.removed, docs.removed, *removed], [read.errors, docs.errors], output)
+    kept, removed, failed = docs.docs | "Dedup" >> DedupDocuments(config.dedup, index_files, output)
+    write_outputs(kept, [read.removed, docs.removed, *removed], [read.errors, docs.errors, *failed], output)
 
 
 def spec(args: argparse.Namespace) -> StageSpec:

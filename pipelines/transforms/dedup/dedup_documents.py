@@ -15,8 +15,8 @@ from corpusmill.schemas.config import DedupSettings
 class DedupDocuments(beam.PTransform):
     """URL, exact and near-duplicate removal in that order; returns (docs, removed).
 
-    With MinHash on, the near-duplicate step writes the documents (and index) shards itself
-    and `docs` is None; otherwise the caller writes the returned documents.
+    Returns (docs, removed, errors). With MinHash on, the near-duplicate step writes the documents
+    (and index) shards itself and `docs` is None; otherwise the caller writes the returned documents.
     """
 
     def __init__(self, settings: DedupSettings, earlier_index_files: list[str], output: OutputSpec):
@@ -28,7 +28,7 @@ class DedupDocuments(beam.PTransform):
     def expand(self, docs):
         s = self.settings
         rule = SurvivorRule(s.survivor)
-        removed = []
+        removed, errors = [], []
         if s.url:
             docs, dropped = docs | "Dedup/Url" >> DropDuplicatesByKey("url", rule)
             removed.append(dropped)
@@ -36,10 +36,12 @@ class DedupDocuments(beam.PTransform):
             docs, dropped = docs | "Dedup/Exact" >> DropDuplicatesByKey("exact", rule)
             removed.append(dropped)
         if s.minhash.enabled:
-            removed.append(docs | "Dedup/MinHash" >> FindNearDuplicates(
-                s.minhash, rule, self.earlier_index_files, s.write_index, self.output))
+            dropped, failed = docs | "Dedup/MinHash" >> FindNearDuplicates(
+                s.minhash, rule, self.earlier_index_files, s.write_index, self.output)
+            removed.append(dropped)
+            errors.append(failed)
             docs = None
-        return docs, removed
+        return docs, removed, errors
 
 
 def step_order(settings: DedupSettings) -> list[tuple[str, str]]:

@@ -28,9 +28,9 @@ from corpusmill.filters.dedup.keys import Rank, SurvivorRule, earlier_rank
 from corpusmill.filters.dedup.minhash import ShingleSpec, band_hashes, estimated_jaccard, jaccard, shingles, signatures
 from corpusmill.pipelines.io.shards import shard_of
 from corpusmill.pipelines.transforms.dedup.clusters import assign_clusters, label_components, large_star, small_star
-from corpusmill.pipelines.transforms.dedup.common import NEAR_FILTER, chunks_by_partition, partition_of, unpack
+from corpusmill.pipelines.transforms.dedup.common import NEAR_FILTER, STAGE, chunks_by_partition, partition_of, unpack
 from corpusmill.pipelines.transforms.dedup.finish import FinishShardFn
-from corpusmill.pipelines.transforms.ledger import REMOVED, count
+from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED, count, dead_letter
 from corpusmill.pipelines.transforms.write import OutputSpec
 from corpusmill.schemas.config import MinHashConfig
 from corpusmill.schemas.records import Document
@@ -57,7 +57,14 @@ class _FingerprintFn(beam.DoFn):
 
     def process(self, batch: list[Document]) -> Iterator:
         cfg = self.cfg
-        sets = [shingles(d.text, d.lang, self.spec) for d in batch]
+        sets, fingerprinted = [], []
+        for doc in batch:
+            try:
+                sets.append(shingles(doc.text, doc.lang, self.spec))
+                fingerprinted.append(doc)
+            except Exception as err:  # noqa: BLE001 - dead-letter boundary: one document never fails a build
+                yield dead_letter(f"{STAGE}/{NEAR_FILTER}", doc, err)
+        batch = fingerprinted
         sigs = signatures(sets, cfg.num_perm, cfg.seed, cfg.signature_backend)
         bands = band_hashes(sigs, cfg.bands, cfg.rows)
         store_items, ranks, rows, by_shard = [], [], [], []
@@ -187,7 +194,7 @@ class _VerifyFn(beam.DoFn):
 
 class FindNearDuplicates(beam.PTransform):
     """MinHash LSH near-duplicate removal that also writes the documents and index shards;
-    returns the removals."""
+    returns (removals, errors)."""
 
     def __init__(self, cfg: MinHashConfig, rule: SurvivorRule, earlier_index_files: list[str],
                  write_index: bool, output: OutputSpec):
@@ -202,7 +209,7 @@ class FindNearDuplicates(beam.PTransform):
         fp = (docs
               | "Batch" >> beam.BatchElements(*FINGERPRINT_BATCH)
               | "Fingerprint" >> beam.ParDo(_FingerprintFn(cfg, self.rule, output.num_shards)).with_outputs(
-                  "docs", "bands", "store"))
+                  "docs", "bands", "store", ERRORS))
         bands, store = [fp.bands], [fp.store]
         if self.earlier_index_files:
             earlier = (docs.pipeline | "ListEarlierIndexes" >> beam.Create(self.earlier_index_files)
@@ -229,7 +236,6 @@ class FindNearDuplicates(beam.PTransform):
                        | "Assign/Step" >> beam.FlatMap(assign_clusters, output.num_shards))
         result = ({"docs": fp.docs, "assignments": assignments}
                   | "JoinByShard" >> beam.CoGroupByKey()
-                  | "FinishShards" >> beam.ParDo(FinishShardFn(
-                      output, self.write_index)).with_outputs(
+                  | "FinishShards" >> beam.ParDo(FinishShardFn(output, self.write_index)).with_outputs(
                       REMOVED, main="written"))
-        return result[REMOVED]
+        return result[REMOVED], fp[ERRORS]
