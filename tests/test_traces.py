@@ -30,3 +30,16 @@ def test_checks_on_real_looking_traces():
              "所以我们用距离除以时间来计算速度，答案是每小时四十英里。\n</think>\n答案是四十。")
     assert checks.problem(PROMPT, mixed, LID.identify) == "language_mixing"
     assert TraceChecks(TraceChecksConfig(language_consistency=False)).problem(PROMPT, mixed, LID.identify) is None
+
+
+def test_repeated_lines_of_a_program_are_not_a_looping_trace():
+    """MBPP 669's reference solution repeats one regex line four times: correct code, not a degenerate trace."""
+    octet = "25[0-5]|2[0-4][0-9]|[0-1]?[0-9][0-9]?"
+    program = ("import re\nregex = '''^(" + octet + ")\\.( \n" + ("\t\t\t" + octet + ")\\.( \n") * 2
+               + "\t\t\t" + octet + ")$'''\ndef check_IP(Ip):\n\tif(re.search(regex, Ip)):\n"
+               "\t\treturn ('Valid IP address')\n\telse:\n\t\treturn ('Invalid IP address')\n")
+    checks = TraceChecks(TraceChecksConfig(language_consistency=False))
+    assert checks.problem("Check an IP address.", f"```python\n{program}```", None, code=True) is None
+    assert checks.problem("Check an IP address.", program, None, code=True) is None
+    looping = "<think>" + "Let me check the regex once more to be sure. " * 40 + "</think>\n```python\nx = 1\n```"
+    assert checks.problem("Check an IP address.", looping, None, code=True) == "repetitive"

@@ -33,7 +33,7 @@ def judge(problem: Problem, completion: str, finish_reason: str | None, math: Ma
     checks = checks or TraceChecks()
     if identify is None:
         checks = TraceChecks(checks.limits.model_copy(update={"language_consistency": False}))
-    reason = checks.problem(problem.prompt, completion, identify)
+    reason = checks.problem(problem.prompt, completion, identify, code=problem.kind == "code")
     if reason is not None:
         return Judgement("trace_format", reason)
     if problem.kind == "math":

@@ -3,6 +3,7 @@ think/answer format, length, language mixing, degenerate repetition."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from corpusmill.core import text_units
@@ -31,6 +32,19 @@ def format_problem(completion: str) -> str | None:
     return None
 
 
+_FENCED = re.compile(r"```.*?(?:```|$)", re.DOTALL)
+
+
+def reasoning_text(completion: str, code: bool) -> str:
+    """The prose of a completion, where a looping model shows: the <think> block when there is one, else
+    the text outside fenced code; for a code answer without either, nothing (it is all program)."""
+    if THINK_CLOSE in completion:
+        return _FENCED.sub(" ", completion.split(THINK_CLOSE, 1)[0])
+    if code and "```" not in completion:
+        return ""
+    return _FENCED.sub(" ", completion)
+
+
 def _boxed_contents(text: str) -> list[str]:
     """Contents of every \\boxed{...} (balanced braces) in text."""
     out, start = [], text.find("\\boxed{")
@@ -52,16 +66,18 @@ class TraceChecks:
 
     limits: TraceChecksConfig = field(default_factory=TraceChecksConfig)
 
-    def problem(self, prompt: str, completion: str, identify) -> str | None:
-        """A reason code, or None. `identify(text) -> (lang, score)` is a language identifier."""
+    def problem(self, prompt: str, completion: str, identify, code: bool = False) -> str | None:
+        """A reason code, or None. `identify(text) -> (lang, score)` is a language identifier; `code` says the
+        answer is a program, whose repeated lines are no sign of a degenerate trace."""
         limits = self.limits
         reason = format_problem(completion)
         if reason is not None:
             return reason
         if len(completion) > limits.max_chars:
             return "too_long"
-        words = text_units.words(completion, None)
-        if len(words) >= 50 and duplicate_ngram_chars(words, 10) / len(completion) > limits.max_duplicate_10gram_frac:
+        reasoning = reasoning_text(completion, code)
+        words = text_units.words(reasoning, None)
+        if len(words) >= 50 and duplicate_ngram_chars(words, 10) / len(reasoning) > limits.max_duplicate_10gram_frac:
             return "repetitive"
         if limits.language_consistency:
             prompt_lang, prompt_score = identify(prompt)
