@@ -8,7 +8,7 @@ DEMO_OUT ?= out/demo
 VLLM_VENV ?= .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test test-vllm lint bench clean sandbox-deps
+.PHONY: demo test test-vllm lint bench clean sandbox-deps models
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,12 @@ sandbox-deps:
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# The shipped domain classifiers (core/models/classifiers), retrained from configs/classifiers/*.yaml on
+# tests/data/classifiers; deterministic: the same files give the same bytes.
+models: $(STAMP)
+	for m in math code quality; do rm -rf core/models/classifiers/$$m; \
+	  $(BIN)/corpusmill train-classifier --config configs/classifiers/$$m.yaml --output core/models/classifiers/$$m; done
 
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e ".[test,bench]"

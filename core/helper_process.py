@@ -52,7 +52,7 @@ _MAIN_LOCK = threading.Lock()
 
 
 @contextmanager
-def _main_module_hidden() -> Iterator[None]:
+def main_module_hidden() -> Iterator[None]:
     """A spawned child imports its parent's __main__ unless that has no spec and no file. The helpers run
     importable functions only, and in a Beam worker __main__ is Beam's worker module: importing it again
     cost each helper a second and a screen of Beam's import warnings."""
@@ -88,7 +88,7 @@ class TimeLimitedCall:
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_serve, args=(child, self.fn), daemon=True, name="corpusmill-helper")
-        with _main_module_hidden():
+        with main_module_hidden():
             self._proc.start()
         child.close()
         if not self._conn.poll(START_TIMEOUT_S):

@@ -43,6 +43,12 @@ class Filter(Protocol):
 
     name: str
 
+    @property
+    def step(self) -> str:
+        """The name of this filter's step in a pipeline: its registered name, unless one filter runs more
+        than once in a build (a domain classifier per label) and needs a name per run."""
+        ...
+
     def setup(self) -> None: ...
 
     def score_names(self) -> tuple[str, ...]:
@@ -64,6 +70,8 @@ def register(name: str) -> Callable[[type], type]:
         cls.name = name
         if not hasattr(cls, "setup"):
             cls.setup = lambda self: None
+        if not hasattr(cls, "step"):
+            cls.step = property(lambda self: self.name)
         _REGISTRY[name] = cls
         return cls
 
@@ -109,4 +117,4 @@ def make_filter(name: str, params: dict[str, Any] | None = None) -> Filter:
 
 def _load_builtin_filters() -> None:
     # Importing the modules runs their @register decorators.
-    from corpusmill.filters import c4, decontamination, fineweb, gopher, language, pii  # noqa: F401
+    from corpusmill.filters import c4, decontamination, domain, fineweb, gopher, language, pii  # noqa: F401

@@ -45,7 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--output", required=True, help="output folder")
     verify.add_argument("--format", choices=["gsm8k", "math", "mbpp", "humaneval", "leetcode"],
                         help="problem format; default: recognised from each record's fields")
-    for sub in (curate, dedup, synth, verify):
+    classifier = stages.add_parser(
+        "train-classifier", help="train a fastText classifier (math, code, quality, ...) from labelled files",
+        description="Train a fastText classifier from labelled JSONL, Parquet or text files and save it to OUTPUT "
+                    "with a card: training data hashes, parameters, held-out precision/recall/F1.")
+    classifier.add_argument("--config", required=True, help="YAML config (see configs/classifiers/math.yaml)")
+    classifier.add_argument("--output", required=True, help="model folder")
+    for sub in (curate, dedup, synth, verify, classifier):
         sub.add_argument("--verbose", action="store_true", help="also show Beam's and the workers' log messages")
     for sub, example in ((curate, "configs/curate.yaml"), (dedup, "configs/dedup.yaml"),
                          (synth, "configs/synth.yaml")):
@@ -90,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     from corpusmill.schemas.config import ConfigError, VerifyConfig, describe_validation_error
 
     try:
+        if args.stage == "train-classifier":
+            from corpusmill.pipelines.classifier_training import print_card, train_classifier
+
+            print_card(train_classifier(load_stage_config(args.config, args.stage), args.output), args.output)
+            return 0
         if args.stage == "verify":
             try:
                 config = VerifyConfig(problems=args.problems, generations=args.generations, format=args.format)

@@ -38,11 +38,16 @@ def check_code_sandbox(problem_files: list[str], fmt: str | None, fields: Proble
 
 def check_registered_names(config: BaseModel) -> None:
     """Every filter and template the config names exists; ValueError naming the field otherwise."""
+    steps: set[str] = set()
     for i, spec in enumerate(getattr(config, "filters", None) or []):
         try:
-            make_filter(spec.name, spec.params)
+            step = make_filter(spec.name, spec.params).step
         except ValueError as err:
             raise ValueError(f"field 'filters.{i}': {err}") from err
+        if step in steps:
+            raise ValueError(f"field 'filters.{i}': a second {step!r} step; give each run of {spec.name!r} "
+                             "its own label")
+        steps.add(step)
     template = getattr(config, "template", None)
     if template is not None:
         try:

@@ -169,10 +169,11 @@ class CurateConfig(_StageConfig):
     @field_validator("filters")
     @classmethod
     def _unique(cls, filters: list[FilterSpec]) -> list[FilterSpec]:
-        names = [f.name for f in filters]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        # a filter may run twice with other parameters (two domain classifiers), never twice the same
+        keys = [json.dumps([f.name, f.params], sort_keys=True, default=str) for f in filters]
+        dupes = sorted({f.name for f, k in zip(filters, keys, strict=True) if keys.count(k) > 1})
         if dupes:
-            raise ValueError(f"filter {dupes[0]!r} listed twice; each filter may appear once")
+            raise ValueError(f"filter {dupes[0]!r} listed twice with the same parameters")
         return filters
 
 
@@ -260,6 +261,60 @@ class SynthConfig(_StageConfig):
     output: OutputConfig = Field(default_factory=OutputConfig)
 
 
+class LabelledExamplesConfig(_Strict):
+    """Examples for a classifier: files of one class (`label`), or files whose records carry their class
+    (`label_field`, its values mapped to class names by `label_map`)."""
+
+    paths: list[str] = Field(..., min_length=1, description="files or globs (local, gs://, s3://)")
+    format: Literal["auto", "jsonl", "parquet", "text"] = "auto"
+    label: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$", description="the class of every example")
+    label_field: str | None = Field(None, description="JSONL/Parquet: the field holding each record's class")
+    label_map: dict[str, str] = Field(default_factory=dict, description="label_field value -> class name")
+    text_field: str = "text"
+    text_split: Literal["file", "paragraph", "line"] = Field(
+        "paragraph", description="text files: what one example is")
+    max_examples: int | None = Field(None, ge=1, description="at most this many (the first ones read)")
+
+    @model_validator(mode="after")
+    def _one_label_source(self) -> LabelledExamplesConfig:
+        if (self.label is None) == (self.label_field is None):
+            raise ValueError("give either 'label' (one class for every example) or 'label_field'")
+        return self
+
+
+class FastTextParams(_Strict):
+    """fastText's supervised training parameters (their names in fastText's Python API)."""
+
+    lr: float = Field(0.1, gt=0)
+    epoch: int = Field(25, ge=1)
+    wordNgrams: int = Field(2, ge=1, le=6)  # noqa: N815 - fastText's own name
+    dim: int = Field(64, ge=2, le=1000)
+    minCount: int = Field(2, ge=1)  # noqa: N815
+    loss: Literal["softmax", "ova", "hs", "ns"] = "softmax"
+    bucket: int = Field(200_000, ge=0)
+    seed: int = Field(0, ge=0)
+
+
+class ClassifierConfig(_StageConfig):
+    """`corpusmill train-classifier`: a fastText classifier from labelled files, saved with its card."""
+
+    stage: Literal["train-classifier"] = "train-classifier"
+    examples: list[LabelledExamplesConfig] = Field(..., min_length=1)
+    heldout_fraction: float = Field(0.2, gt=0, lt=1, description="share of examples scored, never trained on")
+    split_seed: int = Field(0, ge=0, description="the held-out split is a hash of each text and this seed")
+    max_chars: int = Field(2000, ge=100, description="characters of a text the classifier reads")
+    quantize: bool = Field(True, description="a compressed .ftz model (about 10-100x smaller)")
+    cutoff: int = Field(50_000, ge=0, description="quantized models keep this many words and n-grams; 0: all")
+    fasttext: FastTextParams = Field(default_factory=FastTextParams)
+
+    @model_validator(mode="after")
+    def _two_classes(self) -> ClassifierConfig:
+        named = {e.label for e in self.examples if e.label} | {v for e in self.examples for v in e.label_map.values()}
+        if len(named) < 2 and not any(e.label_field and not e.label_map for e in self.examples):
+            raise ValueError(f"a classifier needs examples of at least two classes; got only {sorted(named)}")
+        return self
+
+
 class VerifyConfig(_StageConfig):
     """`corpusmill verify`: generations made elsewhere, checked against their problems. Built from the
     command line (--problems, --generations, --format) rather than a file."""
@@ -272,7 +327,7 @@ class VerifyConfig(_StageConfig):
 
 
 STAGE_MODELS: dict[str, type[BaseModel]] = {"curate": CurateConfig, "dedup": DedupConfig, "synth": SynthConfig,
-                                            "verify": VerifyConfig}
+                                            "verify": VerifyConfig, "train-classifier": ClassifierConfig}
 
 
 def load_config(path: str | Path, stage: str) -> BaseModel:

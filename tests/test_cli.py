@@ -38,8 +38,9 @@ def test_output_layout_and_report(demo_build):
     assert report["inputs"] == 16 + 1 + 22 + 15 + 1  # HTML responses + the WET conversion record
     assert report["kept"] > 0 and report["removed"] > 0
     assert report["skipped_records"]["request"] > 0
-    assert [s["filter"] for s in report["funnel"]][-5:] == [
-        "gopher_repetition_v1", "gopher_quality_v1", "c4_quality_v1", "fineweb_quality_v1", "pii_redaction_v1"]
+    assert [s["filter"] for s in report["funnel"]][-8:] == [
+        "gopher_repetition_v1", "gopher_quality_v1", "c4_quality_v1", "fineweb_quality_v1",
+        "domain_classifier_v1.math", "domain_classifier_v1.code", "domain_classifier_v1.high", "pii_redaction_v1"]
     assert report["funnel"][-1]["out"] == report["kept"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete"

@@ -24,6 +24,9 @@ GOOD = (
 )
 
 
+EVAL = Path(__file__).parent / "data" / "eval"
+
+
 def doc(text: str, lang: str | None = "en", score: float | None = 0.95) -> Document:
     return Document(id="d", text=text, source="test", input_file="t", lang=lang, lang_score=score)
 
@@ -120,11 +123,23 @@ def test_language_filter_thresholds():
     assert LanguageFilter(LangIdConfig(languages=[]))(doc(GOOD, "fr", 0.99)).keep
 
 
+REQUIRED = {"decontamination_v1": {"eval_files": [str(EVAL / "gsm8k_test_head20.jsonl")]},
+            "domain_classifier_v1": {"model": "math", "label": "math"}}
+
+
 def test_filters_are_deterministic():
-    required = {"decontamination_v1": {"eval_files": [str(EVAL / "gsm8k_test_head20.jsonl")]}}
     for name in known_filters():
-        f = make_filter(name, required.get(name))
+        f = make_filter(name, REQUIRED.get(name))
         assert f(doc(GOOD)) == f(doc(GOOD))
+
+
+@pytest.mark.parametrize("text", [GOOD, "", "x", "short line\n" * 40, "• a\n• b\n" * 30, "Price: $5...\n" * 20])
+def test_every_score_a_filter_emits_is_declared(text):
+    """The signals and scores columns are structs of the declared names: an undeclared key would be lost."""
+    for name in known_filters():
+        f = make_filter(name, REQUIRED.get(name))
+        f.setup()
+        assert set(f(doc(text, "en", 0.9)).scores) <= set(f.score_names()), name
 
 
 def test_cjk_text_is_split_into_words_not_one_token():
@@ -140,7 +155,6 @@ def test_japanese_text_is_split_into_words():
     assert len(text_units.words("私は今日図書館に行きました。", "ja")) > 5
 
 
-EVAL = Path(__file__).parent / "data" / "eval"
 
 
 def _decontam(**params):

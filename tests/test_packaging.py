@@ -45,6 +45,8 @@ def test_wheel_has_one_top_level_name_and_every_module(wheel):
                for folder in PACKAGE_FOLDERS for p in (ROOT / folder).rglob("*.py") if "__pycache__" not in p.parts}
     assert in_repo - in_wheel == set(), "a subpackage is missing from [tool.setuptools] packages"
     assert "corpusmill/core/models/lid.176.ftz" in names
+    for model in ("math", "code", "quality"):
+        assert {f"corpusmill/core/models/classifiers/{model}/{f}" for f in ("model.ftz", "card.json")} <= set(names)
     assert "corpusmill/synth/templates/r1_v1.yaml" in names
 
 

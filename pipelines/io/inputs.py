@@ -35,6 +35,17 @@ def resolve_inputs(patterns: list[str], fmt: str = "auto") -> dict[str, tuple[In
     return dict(sorted(found.items()))
 
 
+def list_files(patterns: list[str]) -> list[str]:
+    """Every file the patterns (paths, folders, globs) match, whatever its name, sorted."""
+    found: set[str] = set()
+    for pattern in patterns:
+        matched = _expand(pattern, folder_mode=False)
+        if not matched:
+            raise InputError(f"input not found: {pattern!r} matches no file")
+        found.update(path for path, _ in matched)
+    return sorted(found)
+
+
 def _expand(pattern: str, folder_mode: bool) -> list[tuple[str, int]]:
     if os.path.isdir(pattern):
         out = []

@@ -46,7 +46,7 @@ def quality_filters(config: CurateConfig) -> list:
 def step_order(config: CurateConfig) -> list[tuple[str, str]]:
     """(stage, filter) of every step that can remove a record, in pipeline order, for the report."""
     steps = [(READ_STAGE, "warc_reader"), ("extract", config.extract.extractor), ("langid", "fasttext")]
-    steps += [(STAGE, f.name) for f in quality_filters(config)]
+    steps += [(STAGE, f.step) for f in quality_filters(config)]
     steps += [(STAGE, "pii_redaction_v1")] if config.pii else []
     return steps + (dedup_steps(config.dedup) if config.dedup else [])
 
@@ -87,7 +87,7 @@ def build(pipeline: beam.Pipeline, config: CurateConfig, formats: dict[str, str]
         docs = identified.docs
 
     for doc_filter in quality_filters(config):
-        result = docs | f"Filter/{doc_filter.name}" >> ApplyFilter(doc_filter, STAGE)
+        result = docs | f"Filter/{doc_filter.step}" >> ApplyFilter(doc_filter, STAGE)
         removed.append(result.removed)
         errors.append(result.errors)
         docs = result.docs

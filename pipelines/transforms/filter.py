@@ -21,7 +21,7 @@ class _ApplyFilterFn(beam.DoFn):
         self.filter.setup()
 
     def process(self, doc: Document) -> Iterator:
-        name = self.filter.name
+        name = getattr(self.filter, "step", self.filter.name)  # unregistered filters (tests) have no step
         count(f"{name}/seen")
         try:
             verdict = self.filter(doc)
