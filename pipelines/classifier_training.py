@@ -16,7 +16,7 @@ from apache_beam.io.filesystems import FileSystems
 from corpusmill.core.text_classifier import CARD, CARD_VERSION, evaluate, heldout, train
 from corpusmill.pipelines.errors import UsageError
 from corpusmill.pipelines.io.labelled_examples import read_examples
-from corpusmill.schemas.config import ClassifierConfig
+from corpusmill.schemas.config import ClassifierConfig, TrainingConfig
 
 
 def train_classifier(config: ClassifierConfig, out: str) -> dict:
@@ -27,6 +27,12 @@ def train_classifier(config: ClassifierConfig, out: str) -> dict:
         found, files = read_examples(spec)
         examples += found
         sources += files
+    return train_and_save(examples, sources, config, config.config_hash(), out)
+
+
+def train_and_save(examples: list[tuple[str, str]], sources: list[dict], config: TrainingConfig, config_hash: str,
+                   out: str) -> dict:
+    """Train on (label, text) examples, score the held-out split, save model and card under `out`."""
     labels = sorted({label for label, _ in examples})
     if len(labels) < 2:
         raise UsageError(f"field 'examples': the files hold examples of one class only ({labels[0]!r}); "
@@ -49,7 +55,7 @@ def train_classifier(config: ClassifierConfig, out: str) -> dict:
         "cutoff": config.cutoff if config.quantize else 0,
         "fasttext": config.fasttext.model_dump(),
         "fasttext_version": _fasttext_version(),
-        "config_hash": config.config_hash(),
+        "config_hash": config_hash,
         "training_data": sources,
         "examples": {"train": len(fit), "heldout": len(test),
                      "per_label": {lb: sum(1 for x, _ in examples if x == lb) for lb in labels}},

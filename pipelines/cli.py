@@ -51,7 +51,13 @@ def _parser() -> argparse.ArgumentParser:
                     "with a card: training data hashes, parameters, held-out precision/recall/F1.")
     classifier.add_argument("--config", required=True, help="YAML config (see configs/classifiers/math.yaml)")
     classifier.add_argument("--output", required=True, help="model folder")
-    for sub in (curate, dedup, synth, verify, classifier):
+    recall = stages.add_parser(
+        "recall", help="find a domain in a crawl: DeepSeekMath's classifier and web-host recall loop",
+        description="Iterate: train a classifier on seed pages against random pool pages, score the pool, "
+                    "annotate web hosts where many pages score high, add their pages to the seeds.")
+    recall.add_argument("--config", required=True, help="YAML config (see configs/recall.yaml)")
+    recall.add_argument("--output", required=True, help="output folder")
+    for sub in (curate, dedup, synth, verify, classifier, recall):
         sub.add_argument("--verbose", action="store_true", help="also show Beam's and the workers' log messages")
     for sub, example in ((curate, "configs/curate.yaml"), (dedup, "configs/dedup.yaml"),
                          (synth, "configs/synth.yaml")):
@@ -101,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
 
             print_card(train_classifier(load_stage_config(args.config, args.stage), args.output), args.output)
             return 0
+        if args.stage == "recall":
+            from corpusmill.pipelines.recall_loop import run_recall
+
+            return run_recall(load_stage_config(args.config, args.stage), args.output, beam_args)
         if args.stage == "verify":
             try:
                 config = VerifyConfig(problems=args.problems, generations=args.generations, format=args.format)

@@ -285,7 +285,7 @@ class LabelledExamplesConfig(_Strict):
 class FastTextParams(_Strict):
     """fastText's supervised training parameters (their names in fastText's Python API)."""
 
-    lr: float = Field(0.1, gt=0)
+    lr: float = Field(0.5, gt=0)
     epoch: int = Field(25, ge=1)
     wordNgrams: int = Field(2, ge=1, le=6)  # noqa: N815 - fastText's own name
     dim: int = Field(64, ge=2, le=1000)
@@ -295,11 +295,9 @@ class FastTextParams(_Strict):
     seed: int = Field(0, ge=0)
 
 
-class ClassifierConfig(_StageConfig):
-    """`corpusmill train-classifier`: a fastText classifier from labelled files, saved with its card."""
+class TrainingConfig(_Strict):
+    """How a fastText classifier is trained, scored on held-out examples and saved."""
 
-    stage: Literal["train-classifier"] = "train-classifier"
-    examples: list[LabelledExamplesConfig] = Field(..., min_length=1)
     heldout_fraction: float = Field(0.2, gt=0, lt=1, description="share of examples scored, never trained on")
     split_seed: int = Field(0, ge=0, description="the held-out split is a hash of each text and this seed")
     max_chars: int = Field(2000, ge=100, description="characters of a text the classifier reads")
@@ -307,12 +305,65 @@ class ClassifierConfig(_StageConfig):
     cutoff: int = Field(50_000, ge=0, description="quantized models keep this many words and n-grams; 0: all")
     fasttext: FastTextParams = Field(default_factory=FastTextParams)
 
+
+class ClassifierConfig(_StageConfig, TrainingConfig):
+    """`corpusmill train-classifier`: a fastText classifier from labelled files, saved with its card."""
+
+    stage: Literal["train-classifier"] = "train-classifier"
+    examples: list[LabelledExamplesConfig] = Field(..., min_length=1)
+
     @model_validator(mode="after")
     def _two_classes(self) -> ClassifierConfig:
         named = {e.label for e in self.examples if e.label} | {v for e in self.examples for v in e.label_map.values()}
         if len(named) < 2 and not any(e.label_field and not e.label_map for e in self.examples):
             raise ValueError(f"a classifier needs examples of at least two classes; got only {sorted(named)}")
         return self
+
+
+class RecallConfig(_StageConfig):
+    """`corpusmill recall`: DeepSeekMath's loop. Seed pages against random pool pages train a classifier;
+    it scores the pool; hosts where many pages score high are annotated, and their recalled pages join
+    the seeds of the next iteration."""
+
+    stage: Literal["recall"] = "recall"
+    seeds: LabelledExamplesConfig = Field(..., description="pages of the domain (their label is ignored)")
+    pool: InputConfig = Field(..., description="the documents to recall from (curate outputs, JSONL, Parquet)")
+    label: str = Field("math", pattern=r"^[A-Za-z0-9_.-]+$")
+    iterations: int = Field(2, ge=1, le=20)
+    min_score: float = Field(0.5, ge=0, le=1, description="a page is recalled at this classifier score")
+    host_share: float = Field(0.1, gt=0, le=1, description="hosts with this share of recalled pages are annotated")
+    min_host_pages: int = Field(3, ge=1, description="hosts with fewer pages in the pool are never annotated")
+    sample_urls: int = Field(5, ge=0, le=100, description="recalled URLs listed per annotated host")
+    negative_rate: float = Field(0.2, gt=0, le=1, description="share of the pool drawn as negative examples")
+    max_negatives: int = Field(100_000, ge=1)
+    seed: int = Field(0, ge=0, description="draws negatives and the held-out split")
+    classifier: TrainingConfig = Field(default_factory=TrainingConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @property
+    def input(self) -> InputConfig:  # the launcher reads a stage's inputs from `input`
+        return self.pool
+
+
+class PoolSampleConfig(_StageConfig):
+    """One step of `recall`: pool pages drawn by a hash of their id and the seed."""
+
+    stage: Literal["recall-sample"] = "recall-sample"
+    input: InputConfig
+    rate: float = Field(..., gt=0, le=1)
+    seed: int = 0
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+
+class PoolScoreConfig(_StageConfig):
+    """One step of `recall`: the pool scored by one iteration's classifier."""
+
+    stage: Literal["recall-score"] = "recall-score"
+    input: InputConfig
+    model: str = Field(..., description="the iteration's model folder")
+    label: str
+    min_score: float
+    output: OutputConfig = Field(default_factory=OutputConfig)
 
 
 class VerifyConfig(_StageConfig):
@@ -327,7 +378,8 @@ class VerifyConfig(_StageConfig):
 
 
 STAGE_MODELS: dict[str, type[BaseModel]] = {"curate": CurateConfig, "dedup": DedupConfig, "synth": SynthConfig,
-                                            "verify": VerifyConfig, "train-classifier": ClassifierConfig}
+                                            "verify": VerifyConfig, "train-classifier": ClassifierConfig,
+                                            "recall": RecallConfig}
 
 
 def load_config(path: str | Path, stage: str) -> BaseModel:

@@ -84,3 +84,30 @@ def write_outputs(docs, removed: list, errors: list, spec: OutputSpec) -> None:
         _ = docs | "WriteDocuments" >> WriteTable(spec, "documents")
     _ = removed | "FlattenRemoved" >> beam.Flatten() | "WriteRemoved" >> WriteTable(spec, "removed")
     _ = errors | "FlattenErrors" >> beam.Flatten() | "WriteErrors" >> WriteTable(spec, "errors")
+
+
+def _under_one_key(row: dict) -> tuple[int, dict]:
+    return 0, row  # one file: every row meets every other under one key
+
+
+class _WriteJsonlFn(beam.DoFn):
+    def __init__(self, path: str, sort_field: str):
+        self.path, self.sort_field = path, sort_field
+
+    def process(self, keyed: tuple[int, Iterable[dict]]) -> Iterator[str]:
+        _, rows = keyed
+        shards.write_jsonl(self.path, sorted(rows, key=lambda r: r[self.sort_field]))
+        yield self.path
+
+
+class WriteJsonl(beam.PTransform):
+    """Dict rows as one JSON-lines file at `path`, sorted by `sort_field` (for small summaries)."""
+
+    def __init__(self, path: str, sort_field: str):
+        super().__init__()
+        self.path, self.sort_field = path, sort_field
+
+    def expand(self, rows):
+        return (rows | "KeyAll" >> beam.Map(_under_one_key)
+                | "GroupAll" >> beam.GroupByKey()
+                | "WriteFile" >> beam.ParDo(_WriteJsonlFn(self.path, self.sort_field)))
