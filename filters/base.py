@@ -118,3 +118,4 @@ def make_filter(name: str, params: dict[str, Any] | None = None) -> Filter:
 def _load_builtin_filters() -> None:
     # Importing the modules runs their @register decorators.
     from corpusmill.filters import c4, decontamination, domain, fineweb, gopher, language, pii  # noqa: F401
+    from corpusmill.filters.code import quality  # noqa: F401

@@ -57,9 +57,14 @@ def _parser() -> argparse.ArgumentParser:
                     "annotate web hosts where many pages score high, add their pages to the seeds.")
     recall.add_argument("--config", required=True, help="YAML config (see configs/recall.yaml)")
     recall.add_argument("--output", required=True, help="output folder")
+    code = stages.add_parser(
+        "code", help="source files to file-level and repository-level code (DeepSeek-Coder's recipe)",
+        description="Read source files (folder trees, JSONL, Parquet), apply the code quality rules, dedup "
+                    "files, and build repository-level samples (files in dependency order), deduplicated too.")
     for sub in (curate, dedup, synth, verify, classifier, recall):
         sub.add_argument("--verbose", action="store_true", help="also show Beam's and the workers' log messages")
-    for sub, example in ((curate, "configs/curate.yaml"), (dedup, "configs/dedup.yaml"),
+    code.add_argument("--verbose", action="store_true", help="also show Beam's and the workers' log messages")
+    for sub, example in ((curate, "configs/curate.yaml"), (dedup, "configs/dedup.yaml"), (code, "configs/code.yaml"),
                          (synth, "configs/synth.yaml")):
         sub.add_argument("--config", required=True, help=f"YAML config (see {example})")
         sub.add_argument("--output", required=True, help="output folder (local, gs://, s3://)")

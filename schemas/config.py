@@ -261,6 +261,31 @@ class SynthConfig(_StageConfig):
     output: OutputConfig = Field(default_factory=OutputConfig)
 
 
+class CodeInputConfig(_Strict):
+    """Source files: folder trees, or JSONL / Parquet records with a path, the content and a repository."""
+
+    paths: list[str] = Field(default_factory=list, description="folders, files or globs (local, gs://, s3://)")
+    tree_layout: Literal["repos", "repo"] = Field(
+        "repos", description="repos: each folder inside an input folder is a repository; repo: the input "
+                             "folder is one")
+    path_field: str = "path"
+    content_field: str = "content"
+    repo_field: str = "repo"
+
+
+class CodeConfig(_StageConfig):
+    """The `code` stage: source files in; file-level quality rules and dedup; repository-level samples
+    (files in dependency order) deduplicated as documents of their own."""
+
+    stage: Literal["code"] = "code"
+    input: CodeInputConfig = Field(default_factory=CodeInputConfig)
+    filters: list[FilterSpec] = Field(default_factory=lambda: [FilterSpec(name="code_quality_v1")])
+    dedup: DedupSettings = Field(default_factory=DedupSettings, description="file level")
+    repo_dedup: DedupSettings | None = Field(default_factory=DedupSettings,
+                                             description="repository level; null: no repository samples")
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+
 class LabelledExamplesConfig(_Strict):
     """Examples for a classifier: files of one class (`label`), or files whose records carry their class
     (`label_field`, its values mapped to class names by `label_map`)."""
@@ -379,7 +404,7 @@ class VerifyConfig(_StageConfig):
 
 STAGE_MODELS: dict[str, type[BaseModel]] = {"curate": CurateConfig, "dedup": DedupConfig, "synth": SynthConfig,
                                             "verify": VerifyConfig, "train-classifier": ClassifierConfig,
-                                            "recall": RecallConfig}
+                                            "recall": RecallConfig, "code": CodeConfig}
 
 
 def load_config(path: str | Path, stage: str) -> BaseModel:

@@ -131,8 +131,13 @@ class TableSchemas:
     scores: tuple[str, ...] = ()
 
     def of(self, table: str) -> pa.Schema:
+        """The schema of a table by name; `repos`, `repos_removed`, `repos_index` (the code stage's
+        repository-level samples) share the documents, removed and index schemas."""
         if table == "documents":
             return SFT_SCHEMA if self.documents == "sft" else document_schema(self.signals, self.domain)
-        if table == "removed":
+        if table == "repos":
+            return document_schema(self.signals, self.domain)
+        if table in ("removed", "repos_removed"):
             return removed_schema(self.scores)
-        return {"errors": ERROR_SCHEMA, "index": DEDUP_INDEX_SCHEMA, "sft": SFT_SCHEMA}[table]
+        return {"errors": ERROR_SCHEMA, "index": DEDUP_INDEX_SCHEMA, "repos_index": DEDUP_INDEX_SCHEMA,
+                "sft": SFT_SCHEMA}[table]

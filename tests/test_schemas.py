@@ -61,7 +61,7 @@ def test_defaults_are_valid():
     ("extract:\n  extractor: soup\n",
      "field 'extract.extractor': value 'soup': Input should be 'trafilatura' or 'resiliparse'"),
     ("extract:\n  extractr: x\n", "unknown field 'extract.extractr'; allowed: extractor, max_html_bytes, timeout_s"),
-    ("filters:\n  - name: gopher_v9\n", "unknown filter 'gopher_v9'; known: c4_quality_v1, decontamination_v1"),
+    ("filters:\n  - name: gopher_v9\n", "unknown filter 'gopher_v9'; known: c4_quality_v1, code_quality_v1, decontamination_v1"),
     ("filters:\n  - name: c4_quality_v1\n    params: {min_sentences: 2}\n",
      "has no parameter 'min_sentences'; allowed:"),
     ("langid:\n  min_score: 2\n", "field 'langid.min_score': value 2: Input should be less than or equal to 1"),

@@ -32,10 +32,12 @@ def _bin(value: int, edges: tuple[int, ...]) -> int:
 
 def written_keys(table: str, row: dict) -> list[str]:
     """The counter names one written row adds 1 to."""
-    if table == "removed":
-        return [SEP.join((f"{WRITTEN}removed", row["stage"], row["filter"], row["reason"]))]
+    if table in ("removed", "repos_removed"):
+        return [SEP.join((f"{WRITTEN}{table}", row["stage"], row["filter"], row["reason"]))]
     if table == "errors":
         return [SEP.join((f"{WRITTEN}errors", row["stage"], row["error_class"]))]
+    if table == "repos":
+        return [f"{WRITTEN}repos"]
     if table != "documents":
         return []
     keys = [f"{WRITTEN}documents"]

@@ -13,17 +13,19 @@ from corpusmill.schemas.config import DedupSettings
 
 
 class DedupDocuments(beam.PTransform):
-    """URL, exact and near-duplicate removal in that order; returns (docs, removed).
+    """URL, exact and near-duplicate removal in that order; returns (docs, removed, errors).
 
-    Returns (docs, removed, errors). With MinHash on, the near-duplicate step writes the documents
-    (and index) shards itself and `docs` is None; otherwise the caller writes the returned documents.
+    With MinHash on, the near-duplicate step writes the `table` (and index) shards itself and `docs`
+    is None; otherwise the caller writes the returned documents.
     """
 
-    def __init__(self, settings: DedupSettings, earlier_index_files: list[str], output: OutputSpec):
+    def __init__(self, settings: DedupSettings, earlier_index_files: list[str], output: OutputSpec,
+                 table: str = "documents"):
         super().__init__()
         self.settings = settings
         self.earlier_index_files = earlier_index_files
         self.output = output
+        self.table = table
 
     def expand(self, docs):
         s = self.settings
@@ -37,7 +39,7 @@ class DedupDocuments(beam.PTransform):
             removed.append(dropped)
         if s.minhash.enabled:
             dropped, failed = docs | "Dedup/MinHash" >> FindNearDuplicates(
-                s.minhash, rule, self.earlier_index_files, s.write_index, self.output)
+                s.minhash, rule, self.earlier_index_files, s.write_index, self.output, self.table)
             removed.append(dropped)
             errors.append(failed)
             docs = None

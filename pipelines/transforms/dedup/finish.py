@@ -28,13 +28,19 @@ class IndexRow:
         return {"id": self.id, "bands": self.bands.tolist(), "signature": self.signature.tolist()}
 
 
+def index_table(table: str) -> str:
+    """The index table written beside a documents table: `index`, or `<table>_index` for another one."""
+    return "index" if table == "documents" else f"{table}_index"
+
+
 class FinishShardFn(beam.DoFn):
     """One output shard: apply the cluster assignments, write its documents (and index) shard,
     and emit a removal per near duplicate. Writing here spares the documents a second shuffle."""
 
-    def __init__(self, output: OutputSpec, write_index: bool):
+    def __init__(self, output: OutputSpec, write_index: bool, table: str = "documents", index_table: str = "index"):
         self.output = output
         self.write_index = write_index
+        self.table, self.index_table = table, index_table
 
     def process(self, keyed: tuple[int, dict]) -> Iterator:
         shard, groups = keyed
@@ -59,6 +65,6 @@ class FinishShardFn(beam.DoFn):
             kept.append(doc.to_row())
             if self.write_index and fingerprint is not None:
                 index.append(IndexRow(doc.id, fingerprint.bands, fingerprint.signature).to_row())
-        yield write_table_shard(self.output, "documents", shard, kept)
+        yield write_table_shard(self.output, self.table, shard, kept)
         if self.write_index:
-            write_table_shard(self.output, "index", shard, index)
+            write_table_shard(self.output, self.index_table, shard, index)

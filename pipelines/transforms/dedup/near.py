@@ -29,7 +29,7 @@ from corpusmill.filters.dedup.minhash import ShingleSpec, band_hashes, estimated
 from corpusmill.pipelines.io.shards import shard_of
 from corpusmill.pipelines.transforms.dedup.clusters import assign_clusters, label_components, large_star, small_star
 from corpusmill.pipelines.transforms.dedup.common import NEAR_FILTER, STAGE, chunks_by_partition, partition_of, unpack
-from corpusmill.pipelines.transforms.dedup.finish import FinishShardFn
+from corpusmill.pipelines.transforms.dedup.finish import FinishShardFn, index_table
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED, count, dead_letter
 from corpusmill.pipelines.transforms.write import OutputSpec
 from corpusmill.schemas.config import MinHashConfig
@@ -193,16 +193,17 @@ class _VerifyFn(beam.DoFn):
 
 
 class FindNearDuplicates(beam.PTransform):
-    """MinHash LSH near-duplicate removal that also writes the documents and index shards;
+    """MinHash LSH near-duplicate removal that also writes the documents (`table`) and index shards;
     returns (removals, errors)."""
 
     def __init__(self, cfg: MinHashConfig, rule: SurvivorRule, earlier_index_files: list[str],
-                 write_index: bool, output: OutputSpec):
+                 write_index: bool, output: OutputSpec, table: str = "documents"):
         super().__init__()
         self.cfg, self.rule = cfg, rule
         self.earlier_index_files = earlier_index_files
         self.write_index = write_index
         self.output = output
+        self.table = table
 
     def expand(self, docs):
         cfg, parts, output = self.cfg, self.cfg.partitions, self.output
@@ -236,6 +237,7 @@ class FindNearDuplicates(beam.PTransform):
                        | "Assign/Step" >> beam.FlatMap(assign_clusters, output.num_shards))
         result = ({"docs": fp.docs, "assignments": assignments}
                   | "JoinByShard" >> beam.CoGroupByKey()
-                  | "FinishShards" >> beam.ParDo(FinishShardFn(output, self.write_index)).with_outputs(
+                  | "FinishShards" >> beam.ParDo(FinishShardFn(
+                      output, self.write_index, self.table, index_table(self.table))).with_outputs(
                       REMOVED, main="written"))
         return result[REMOVED], fp[ERRORS]
