@@ -70,10 +70,27 @@ def spaced_word_hashes(text: str) -> np.ndarray:
     word in Python, which was the largest cost of near-duplicate detection. Apostrophes
     and periods split words here (don|t, u|s): the same everywhere, so similarities hold.
     """
+    return _spaced_words(text)[0]
+
+
+def spaced_words_trivial(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """`spaced_word_hashes` and, per word, whether it says little on its own: a single character or
+    only digits (an n-gram of such words is "1 2 3 ... 10", which any counting page contains)."""
+    hashes, data, starts, ends = _spaced_words(text)
+    if not len(hashes):
+        return hashes, np.empty(0, dtype=bool)
+    digits = np.zeros(len(data) + 1, dtype=np.int64)
+    np.cumsum((data >= 48) & (data <= 57), out=digits[1:])
+    length = ends - starts
+    return hashes, (length == 1) | (digits[ends] - digits[starts] == length)
+
+
+def _spaced_words(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     data = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
     n = len(data)
     if n == 0:
-        return np.empty(0, dtype=np.uint64)
+        empty = np.empty(0, dtype=np.int64)
+        return np.empty(0, dtype=np.uint64), data, empty, empty
     word = ~_SEPARATOR[data]
     if n > 2:
         punct = np.flatnonzero((data[:-2] == 0xE2) & (data[1:-1] >= 0x80) & (data[1:-1] <= 0x81))
@@ -84,7 +101,7 @@ def spaced_word_hashes(text: str) -> np.ndarray:
     prefix = np.zeros(n + 1, dtype=np.uint64)
     with np.errstate(over="ignore"):
         np.cumsum(data.astype(np.uint64) * inverse[:n], out=prefix[1:])
-        return powers[ends - 1] * (prefix[ends] - prefix[starts])
+        return powers[ends - 1] * (prefix[ends] - prefix[starts]), data, starts, ends
 
 
 def token_hashes(tokens: list[str]) -> np.ndarray:

@@ -24,6 +24,8 @@ class Verdict:
     text: str | None = None
     # what a drop matched, when a reason code is not enough (the benchmark item for contamination)
     detail: str | None = None
+    # a snake_case code the report counts removals by, beside the reason (the benchmark matched)
+    tag: str | None = None
 
     @classmethod
     def keep_(cls, **scores: float) -> Verdict:
@@ -34,8 +36,8 @@ class Verdict:
         return cls(True, None, scores, text)
 
     @classmethod
-    def drop(cls, reason: str, detail: str | None = None, **scores: float) -> Verdict:
-        return cls(False, reason, scores, detail=detail)
+    def drop(cls, reason: str, detail: str | None = None, tag: str | None = None, **scores: float) -> Verdict:
+        return cls(False, reason, scores, detail=detail, tag=tag)
 
 
 class Filter(Protocol):

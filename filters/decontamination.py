@@ -1,11 +1,19 @@
 """Benchmark decontamination: drop documents that share an n-gram with any evaluation item.
 
-Word n-grams (default 10, as in DeepSeek-Coder/DeepSeekMath) for text in spaced scripts;
-character n-grams for Chinese, Japanese and Thai, which have no spaces to count words by.
-N-grams are 64-bit hashes (core/ngram_hashes.py), so with millions of document n-grams
-against a benchmark's hundred thousand the chance of a false match stays negligible.
-Evaluation sets are JSONL (optionally .gz) or Parquet files given by path; the text of an
-item is the concatenation of its string fields among `fields`.
+Word n-grams (default 10, as in DeepSeek-Coder/DeepSeekMath) for text in spaced scripts, and
+character n-grams for Chinese, Japanese and Thai, which have no spaces to count words by. A
+document is cut both ways at once: word n-grams over its runs of spaced text, character
+n-grams over the whole text when it holds unspaced script, so a Chinese page that quotes an
+English problem is caught as surely as an English one.
+
+An n-gram made only of numbers and single characters ("1 2 3 4 5 6 7 8 9 10") never counts as
+a match: in a held-out test every false positive came from one such benchmark item, which any
+page that counts to ten matched.
+
+N-grams are 64-bit hashes (core/ngram_hashes.py), so with millions of document n-grams against
+a benchmark's hundred thousand the chance of a false match stays negligible. Evaluation sets are
+JSONL (optionally .gz) or Parquet files; GSM8K, MATH, MBPP, HumanEval and LeetCode records are
+recognised from their fields (or named), anything else is read from its text-like fields.
 """
 
 from __future__ import annotations
@@ -14,31 +22,89 @@ import gzip
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from corpusmill.core import text_units
-from corpusmill.core.ngram_hashes import char_hashes, ngram_hashes64, spaced_word_hashes
+from corpusmill.core.names import unique_names
+from corpusmill.core.ngram_hashes import char_hashes, ngram_hashes64, spaced_words_trivial
 from corpusmill.filters.base import Verdict, register
 from corpusmill.schemas.records import Document
 
 log = logging.getLogger(__name__)
 DEFAULT_FIELDS = ("question", "problem", "prompt", "text", "input", "Question", "Body", "content")
+# The fields that make an item of each known benchmark: problem statements and reference solutions.
+BENCHMARK_FIELDS: dict[str, tuple[str, ...]] = {
+    "gsm8k": ("question", "answer"),
+    "math": ("problem", "solution", "answer"),
+    "mbpp": ("text", "code", "test_list"),
+    "humaneval": ("prompt", "canonical_solution", "test"),
+    "leetcode": ("prompt",),  # the tests are hundreds of asserts of numbers: statements suffice
+    "plain": ("text",),
+    "auto": DEFAULT_FIELDS,
+}
+# Scripts written without spaces (kana, CJK ideographs, Thai), cut into character n-grams.
+_UNSPACED = re.compile("[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
+_WORDLIKE_CHAR = re.compile(r"[^\W\d_]")  # a letter or ideograph: a character n-gram needs one to count
 
 
-def ngrams(text: str, lang: str | None, word_n: int, char_n: int) -> np.ndarray:
-    """64-bit hashes of the text's word n-grams, or character n-grams for unspaced scripts."""
+def benchmark_format(row: dict) -> str:
+    """The benchmark a record comes from, by its fields."""
+    if "test_list" in row:
+        return "mbpp"
+    if "entry_point" in row and ("canonical_solution" in row or "test" in row):
+        return "humaneval"
+    if "prompt" in row and "Solution" in str(row.get("test", "")):
+        return "leetcode"
+    if "question" in row and "answer" in row:
+        return "gsm8k"
+    if "problem" in row:
+        return "math"
+    return "auto"
+
+
+def item_text(row: dict, fmt: str) -> str:
+    """The text of one evaluation item: its fields of that benchmark, joined."""
+    fields = BENCHMARK_FIELDS["auto" if fmt == "auto" else fmt]
+    parts = []
+    for key in fields:
+        value = row.get(key)
+        if isinstance(value, list):
+            value = "\n".join(map(str, value))
+        if isinstance(value, str):
+            parts.append(value)
+    return "\n".join(parts)
+
+
+def ngrams(text: str, word_n: int, char_n: int) -> np.ndarray:
+    """64-bit hashes of the text's telling n-grams: word n-grams of its spaced runs, and character
+    n-grams of the whole text when it holds unspaced script."""
     text = text.lower()
-    if text_units.segmenter_for(lang, text) is None:
-        words = spaced_word_hashes(text)
-        return ngram_hashes64(words, word_n) if len(words) >= word_n else np.empty(0, dtype=np.uint64)
-    chars = char_hashes("".join(text.split()))
-    return ngram_hashes64(chars, char_n) if len(chars) >= char_n else np.empty(0, dtype=np.uint64)
+    parts = []
+    spaced_runs = _UNSPACED.split(text)
+    for run in spaced_runs:
+        words, trivial = spaced_words_trivial(run)
+        if len(words) >= word_n:
+            grams = ngram_hashes64(words, word_n)
+            parts.append(grams[_telling(~trivial, word_n)])
+    if len(spaced_runs) > 1:  # there is unspaced script
+        chars = "".join(text.split())
+        if len(chars) >= char_n:
+            grams = ngram_hashes64(char_hashes(chars), char_n)
+            wordlike = np.fromiter((bool(_WORDLIKE_CHAR.match(c)) for c in chars), dtype=bool, count=len(chars))
+            parts.append(grams[_telling(wordlike, char_n)])
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64)
 
 
-def read_items(path: str, fields: tuple[str, ...]) -> list[str]:
-    """The text of every item of an evaluation file (JSONL, JSONL.gz or Parquet)."""
+def _telling(informative: np.ndarray, n: int) -> np.ndarray:
+    """For each window of n tokens: whether at least one of them is informative."""
+    counts = np.concatenate(([0], np.cumsum(informative, dtype=np.int64)))
+    return counts[n:] - counts[:-n] > 0
+
+
+def read_items(path: str, fmt: str = "auto") -> tuple[list[str], str]:
+    """(the text of every item, the benchmark format) of an evaluation file (JSONL, JSONL.gz, Parquet)."""
     if path.endswith(".parquet"):
         import pyarrow.parquet as pq
 
@@ -56,47 +122,68 @@ def read_items(path: str, fields: tuple[str, ...]) -> list[str]:
                     # one broken line must not leave the rest of a benchmark unchecked
                     log.warning("eval file %s line %d is not JSON (%s); skipped", path, number, err)
     rows = [row for row in rows if isinstance(row, dict)]
-    return ["\n".join(str(row[k]) for k in fields if isinstance(row.get(k), str)) for row in rows]
+    if fmt == "auto" and rows:
+        fmt = benchmark_format(rows[0])
+    return [item_text(row, fmt) for row in rows], fmt
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """One evaluation file: its path, its benchmark format (auto: recognised) and its name in reports."""
+
+    path: str
+    format: str = "auto"
+    name: str = ""
 
 
 @register("decontamination_v1")
 @dataclass(frozen=True, kw_only=True)
 class Decontamination:
-    """Drop documents sharing a word `ngram` (or CJK character `cjk_ngram`) with an evaluation item."""
+    """Drop documents sharing a word `ngram` (or unspaced-script character `cjk_ngram`) with an evaluation
+    item. `eval_files` are paths, or {path, format, name} with format one of BENCHMARK_FIELDS."""
 
-    eval_files: tuple[str, ...]
-    fields: tuple[str, ...] = DEFAULT_FIELDS
+    eval_files: tuple
     ngram: int = 10
     cjk_ngram: int = 10
+    _sets: tuple = field(default=(), compare=False, repr=False)
     _index: dict = field(default_factory=dict, compare=False, repr=False)
 
     def score_names(self) -> tuple[str, ...]:
         return ("decontam.matched_ngrams",)
 
     def __post_init__(self) -> None:
-        # YAML gives lists; keep the frozen filter hashable and its parameters immutable
-        object.__setattr__(self, "eval_files", tuple(self.eval_files))
-        object.__setattr__(self, "fields", tuple(self.fields))
         if not self.eval_files:
             raise ValueError("eval_files is empty; give at least one JSONL or Parquet file of evaluation items")
-        missing = [p for p in self.eval_files if not os.path.isfile(p)]
-        if missing:
-            raise ValueError(f"eval file not found: {missing[0]}")
+        entries = [e if isinstance(e, dict) else {"path": e} for e in self.eval_files]
+        for e in entries:
+            unknown = set(e) - {"path", "format", "name"}
+            if "path" not in e or unknown:
+                raise ValueError(f"an eval_files entry is a path or {{path, format, name}}; got {e!r}")
+            if e.get("format", "auto") not in BENCHMARK_FIELDS:
+                raise ValueError(f"unknown benchmark format {e['format']!r}; known: {', '.join(BENCHMARK_FIELDS)}")
+            if not os.path.isfile(e["path"]):
+                raise ValueError(f"eval file not found: {e['path']}")
         if self.ngram < 1 or self.cjk_ngram < 1:
             raise ValueError(f"ngram and cjk_ngram must be at least 1, got {self.ngram} and {self.cjk_ngram}")
+        names = unique_names([e["path"] for e in entries])
+        sets = tuple(EvalSet(e["path"], e.get("format", "auto"), e.get("name") or names[e["path"]]) for e in entries)
+        # YAML gives lists and dicts; keep the frozen filter hashable and its parameters immutable
+        object.__setattr__(self, "eval_files", tuple(json.dumps(e, sort_keys=True) if isinstance(e, dict) else e
+                                                     for e in self.eval_files))
+        object.__setattr__(self, "_sets", sets)
 
     def setup(self) -> None:
         """Hash every evaluation item's n-grams once (kept out of the pickled filter)."""
         if self._index:
             return
         keys, owners, labels = [], [], []
-        for path in self.eval_files:
-            name = os.path.basename(path)
-            for i, item in enumerate(read_items(path, self.fields)):
-                hashes = np.unique(ngrams(item, None, self.ngram, self.cjk_ngram))
+        for eval_set in self._sets:
+            items, _ = read_items(eval_set.path, eval_set.format)
+            for i, item in enumerate(items):
+                hashes = np.unique(ngrams(item, self.ngram, self.cjk_ngram))
                 keys.append(hashes)
                 owners.append(np.full(len(hashes), len(labels), dtype=np.int64))
-                labels.append(f"{name}#{i}: {' '.join(item.split())[:200]}")
+                labels.append((eval_set.name, f"{eval_set.name}#{i}: {' '.join(item.split())[:200]}"))
         all_keys = np.concatenate(keys) if keys else np.empty(0, dtype=np.uint64)
         order = np.argsort(all_keys, kind="stable")
         self._index.update(keys=all_keys[order], owners=np.concatenate(owners)[order] if owners else all_keys,
@@ -113,7 +200,7 @@ class Decontamination:
     def __call__(self, doc: Document) -> Verdict:
         self.setup()
         keys = self._index["keys"]
-        grams = ngrams(doc.text, doc.lang, self.ngram, self.cjk_ngram)
+        grams = ngrams(doc.text, self.ngram, self.cjk_ngram)
         if not len(grams) or not len(keys):
             return Verdict.keep_(**{"decontam.matched_ngrams": 0.0})
         pos = np.clip(np.searchsorted(keys, grams), 0, len(keys) - 1)
@@ -121,5 +208,6 @@ class Decontamination:
         matched = int(hits.sum())
         if not matched:
             return Verdict.keep_(**{"decontam.matched_ngrams": 0.0})
-        first = self._index["labels"][int(self._index["owners"][pos[np.argmax(hits)]])]
-        return Verdict.drop("contaminated", detail=first, **{"decontam.matched_ngrams": float(matched)})
+        benchmark, first = self._index["labels"][int(self._index["owners"][pos[np.argmax(hits)]])]
+        return Verdict.drop("contaminated", detail=first, tag=f"benchmark.{benchmark}",
+                            **{"decontam.matched_ngrams": float(matched)})

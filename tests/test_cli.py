@@ -186,7 +186,7 @@ def test_curate_removes_documents_that_quote_a_benchmark(tmp_path, data_dir):
     assert run_cli("curate", "--config", str(config), "--output", str(out), "--input", str(docs)) == 0
     removed = pq.read_table(out / "removed").to_pylist()
     assert [(r["id"], r["reason"]) for r in removed] == [("leak", "contaminated")]
-    assert removed[0]["detail"].startswith("gsm8k_test_head20.jsonl#3: ")
+    assert removed[0]["detail"].startswith("gsm8k_test_head20#3: ")
     assert [r["id"] for r in pq.read_table(out / "documents").to_pylist()] == ["clean"]
 
 

@@ -170,7 +170,7 @@ def test_decontamination_drops_documents_quoting_a_benchmark_item():
     question = _first("gsm8k_test_head20.jsonl")
     verdict = _decontam()(doc("A forum post. " + question + " Can anyone help?"))
     assert verdict.reason == "contaminated"
-    assert verdict.detail.startswith("gsm8k_test_head20.jsonl#0: Janet")
+    assert verdict.detail.startswith("gsm8k_test_head20#0: Janet") and verdict.tag == "benchmark.gsm8k_test_head20"
     assert verdict.scores["decontam.matched_ngrams"] > 10
 
 
@@ -185,8 +185,39 @@ def test_decontamination_keeps_documents_sharing_less_than_an_ngram():
 def test_decontamination_uses_characters_for_chinese():
     question = _first("cmath_test_head20.jsonl")
     verdict = _decontam()(doc("前言。" + question + "后记。", lang="zh"))
-    assert verdict.reason == "contaminated" and "cmath_test_head20.jsonl#0" in verdict.detail
+    assert verdict.reason == "contaminated" and "cmath_test_head20#0" in verdict.detail
     assert _decontam()(doc("我们今天去图书馆看书，然后一起吃晚饭。", lang="zh")).keep
+
+
+def test_decontamination_catches_an_english_problem_quoted_in_a_chinese_page():
+    question = _first("gsm8k_test_head20.jsonl")
+    page = "这是一个数学论坛。今天有人问了一个问题：" + question + "大家可以帮忙解答吗？谢谢！"
+    verdict = _decontam()(doc(page, lang="zh"))
+    assert verdict.reason == "contaminated" and verdict.detail.startswith("gsm8k_test_head20#0")
+
+
+def test_ngrams_of_numbers_alone_never_match(tmp_path):
+    counting = tmp_path / "counting.jsonl"
+    counting.write_text(json.dumps({"problem": "Compute 1 + 2 + 3 + 4 + 5 + 6 + 7 + 8 + 9 + 10 + 11 + 12.",
+                                    "answer": "78"}) + "\n")
+    f = make_filter("decontamination_v1", {"eval_files": [str(counting)]})
+    assert f(doc("Our song goes 1 2 3 4 5 6 7 8 9 10 11 12, then everyone claps along.")).keep
+    assert not f(doc("Homework: compute 1 + 2 + 3 + 4 + 5 + 6 + 7 + 8 + 9 + 10 + 11 + 12.")).keep
+
+
+def test_benchmark_formats_are_recognised_and_named(tmp_path):
+    mbpp = tmp_path / "mbpp" / "test.jsonl"
+    mbpp.parent.mkdir()
+    mbpp.write_text(json.dumps({"task_id": 1, "text": "Write a function to add two numbers.",
+                                "code": "def add_numbers(first_number, second_number):\n    return first_number + "
+                                        "second_number  # the sum of both numbers given by the caller",
+                                "test_list": ["assert add_numbers(1, 2) == 3"]}) + "\n")
+    f = make_filter("decontamination_v1", {"eval_files": [{"path": str(mbpp), "name": "mbpp"}]})
+    verdict = f(doc("def add_numbers(first_number, second_number):\n    return first_number + second_number  # the "
+                    "sum of both numbers given by the caller"))
+    assert verdict.reason == "contaminated" and verdict.tag == "benchmark.mbpp"
+    with pytest.raises(ValueError, match="unknown benchmark format 'hellaswag'"):
+        make_filter("decontamination_v1", {"eval_files": [{"path": str(mbpp), "format": "hellaswag"}]})
 
 
 def test_decontamination_config_errors(tmp_path):

@@ -98,7 +98,7 @@ def test_contaminated_problems_are_dropped_before_generation(tmp_path, server): 
     removed = pq.read_table(out / "removed").to_pylist()
     assert sorted((r["id"], r["reason"]) for r in removed) == [
         ("problems/p0", "contaminated"), ("problems/p1", "contaminated"), ("problems/p2", "contaminated")]
-    assert all(r["detail"].startswith("problems.jsonl#") for r in removed)
+    assert all(r["detail"].startswith("problems#") for r in removed)
     assert CALLS["solver"] == before  # nothing was generated for them
 
 

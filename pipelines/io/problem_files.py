@@ -4,11 +4,11 @@ JSONL, a row number in Parquet. Read through Beam FileSystems, so any scheme wor
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 
 from apache_beam.io.filesystems import FileSystems
 
+from corpusmill.core.names import unique_names
 from corpusmill.schemas.config import ProblemFieldsConfig
 from corpusmill.schemas.samples import CODE_FORMATS, Problem
 from corpusmill.synth.problems import problem_from_row
@@ -52,29 +52,11 @@ class DuplicateProblemId(ValueError):
         self.problem = problem
 
 
-def source_names(paths: list[str]) -> dict[str, str]:
-    """A name per problem file, unique among `paths`: the file name without extensions, with as many
-    parent folders as it takes to tell it apart from the others (gsm8k/test and math/test, but dupes)."""
-    parts = {p: [*p.replace("\\", "/").rstrip("/").split("/")[:-1], os.path.basename(p).split(".")[0]]
-             for p in paths}
-
-    def name(path: str, depth: int) -> str:
-        return "/".join(x for x in parts[path][-depth:] if x)
-
-    names = {}
-    for path in paths:
-        depth = 1
-        while depth < len(parts[path]) and any(name(q, depth) == name(path, depth) for q in paths if q != path):
-            depth += 1
-        names[path] = name(path, depth)
-    return names
-
-
 def iter_problems(path: str, fmt: str | None, fields: ProblemFieldsConfig | None = None, source: str | None = None
                   ) -> Iterator[tuple[int, Problem | ValueError]]:
     """(offset, Problem or the ValueError saying why the record is not one) for a problem file; a
     repeated id within the file is a ValueError for its later records."""
-    source = source or source_names([path])[path]
+    source = source or unique_names([path])[path]
     seen: dict[str, int] = {}
     rows = _parquet_rows(path) if path.endswith(".parquet") else jsonl_rows(path)
     for index, (offset, row) in enumerate(rows):

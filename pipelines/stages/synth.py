@@ -19,8 +19,8 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import RunInference
 
+from corpusmill.core.names import unique_names
 from corpusmill.pipelines.config_checks import check_code_sandbox
-from corpusmill.pipelines.io.problem_files import source_names
 from corpusmill.pipelines.io.read_events import STAGE as READ_STAGE
 from corpusmill.pipelines.launch import StageSpec
 from corpusmill.pipelines.transforms.generation import (
@@ -41,7 +41,7 @@ def build(pipeline: beam.Pipeline, config: SynthConfig, formats: dict[str, str],
           reverify: bool = False) -> None:
     """Wire the synth stage into `pipeline`."""
     fmt = None if config.problem_format == "auto" else config.problem_format
-    read = ReadProblemsFn(fmt, config.problem_fields, source_names(sorted(formats)))
+    read = ReadProblemsFn(fmt, config.problem_fields, unique_names(sorted(formats)))
     problems = (pipeline | "ListInputs" >> beam.Create(sorted(formats))
                 | "ReadProblems" >> beam.ParDo(read).with_outputs(ERRORS, main="problems"))
     removed, errors, todo = [], [problems[ERRORS]], problems.problems

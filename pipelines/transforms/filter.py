@@ -30,6 +30,8 @@ class _ApplyFilterFn(beam.DoFn):
             return
         if not verdict.keep:
             count(f"{name}/removed.{verdict.reason}")
+            if verdict.tag:
+                count(f"{name}/tag.{verdict.tag}")
             yield beam.pvalue.TaggedOutput(REMOVED, Removal(
                 doc.id, self.stage, name, verdict.reason or "unspecified", doc.input_file, doc.input_offset,
                 doc.url, dict(verdict.scores), detail=verdict.detail))
