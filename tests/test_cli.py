@@ -187,6 +187,9 @@ def test_curate_removes_documents_that_quote_a_benchmark(tmp_path, data_dir):
     removed = pq.read_table(out / "removed").to_pylist()
     assert [(r["id"], r["reason"]) for r in removed] == [("leak", "contaminated")]
     assert removed[0]["detail"].startswith("gsm8k_test_head20#3: ")
+    report = json.loads((out / "report.json").read_text())  # per benchmark, the documents each removed
+    assert report["removed_by_tag"] == {"decontamination_v1": {"benchmark.gsm8k_test_head20": 1}}
+    assert "decontamination_v1: removals by benchmark" in (out / "report.html").read_text()
     assert [r["id"] for r in pq.read_table(out / "documents").to_pylist()] == ["clean"]
 
 

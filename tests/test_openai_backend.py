@@ -13,6 +13,7 @@ from corpusmill.schemas.samples import GenerationFailed
 from corpusmill.synth.backends.openai_server import OpenAICompatibleBackend
 
 CALLS: Counter = Counter()
+LEAK = "a farmer keeps exactly seventeen brown goats and twelve white sheep in the old stone barn"
 
 
 class FakeServer(BaseHTTPRequestHandler):
@@ -36,7 +37,10 @@ class FakeServer(BaseHTTPRequestHandler):
             return None
         n = 1 if model == "ignores-n" else body["n"]
         user = body["messages"][-1]["content"]
-        if model == "solver":  # right on even samples, wrong on odd ones; the answer is in the prompt
+        if model == "leaky":  # always right, but recites a benchmark item (LEAK) while thinking
+            answer = user.split("[answer=", 1)[1].split("]", 1)[0]
+            texts = [f"<think>I recall: {LEAK}.</think>\nThe answer is \\boxed{{{answer}}}." for _ in range(n)]
+        elif model == "solver":  # right on even samples, wrong on odd ones; the answer is in the prompt
             answer = user.split("[answer=", 1)[1].split("]", 1)[0]
             texts = [f"<think>thinking</think>\nThe answer is \\boxed{{{answer if i % 2 == 0 else answer + '1'}}}."
                      for i in range(n)]

@@ -6,7 +6,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from tests.conftest import run_cli
-from tests.test_openai_backend import CALLS, server  # noqa: F401 - the fake server fixture
+from tests.test_openai_backend import CALLS, LEAK, server  # noqa: F401 - the fake server fixture
 
 
 def _setup(tmp_path, url, model="solver", extra=""):
@@ -144,3 +144,16 @@ def test_the_generation_cache_lives_on_any_beam_filesystem(tmp_path, server):  #
     assert CALLS["solver"] == before
     assert not Path("memfs:").exists()  # nothing went to a local folder named after the scheme
     assert json.loads((tmp_path / "two" / "report.json").read_text())["kept"] == 3
+
+
+def test_answers_that_quote_a_benchmark_are_rejected(tmp_path, server):  # noqa: F811
+    """The problems quote no benchmark, but the model recites one while thinking: every verified answer
+    is removed as contaminated, counted per benchmark."""
+    benchmark = tmp_path / "bench.jsonl"
+    benchmark.write_text(json.dumps({"question": f"How many animals? {LEAK}.", "answer": "#### 29"}) + "\n")
+    problems, config = _setup(tmp_path, server, model="leaky", extra=f"eval_files: [{benchmark}]\n")
+    out = tmp_path / "out"
+    assert run_cli("synth", "--config", str(config), "--output", str(out), "--input", str(problems)) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["kept"] == 0 and report["removed_by_reason"]["synth/decontamination_v1.answers/contaminated"] == 12
+    assert report["removed_by_tag"] == {"decontamination_v1.answers": {"benchmark.bench": 12}}

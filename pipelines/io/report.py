@@ -68,6 +68,15 @@ def _histogram(counts: dict[tuple[str, ...], int], edges: tuple[int, ...]) -> di
     return {f">={b}": by_edge.get(b, 0) for b in edges}
 
 
+def _tags(counters: dict[str, int]) -> dict[str, dict[str, int]]:
+    tags: dict[str, dict[str, int]] = {}
+    for key, n in sorted(counters.items()):
+        step, sep, tag = key.partition("/tag.")
+        if sep:
+            tags.setdefault(step, {})[tag] = n
+    return tags
+
+
 def build_report(out: str, counters: dict[str, int], step_order: list[tuple[str, str]]) -> dict:
     """Counts per stage and filter; `step_order` is [(stage, filter)] of the steps that remove records."""
     kept, n_removed, n_errors = (table_rows(out, t) for t in ("documents", "removed", "errors"))
@@ -110,6 +119,8 @@ def build_report(out: str, counters: dict[str, int], step_order: list[tuple[str,
         "removed_by_reason": {f"{s}/{f}/{r}": n for (s, f, r), n in removed_by.items()},
         "errors_by_class": {f"{s}/{c}": n for (s, c), n in errors_by.items()},
         "retryable_errors": sum(n for (_, c), n in errors_by.items() if c in RETRYABLE_ERROR_CLASSES),
+        # removals by a tag a filter gave them, per step: for decontamination, the benchmark matched
+        "removed_by_tag": _tags(counters),
         "languages": {k[0]: n for k, n in sorted(languages.items(), key=lambda kv: (-kv[1], kv[0]))},
         "length_histogram": _histogram(_written(counters, "documents.length"), LENGTH_BINS),
         "cluster_size_histogram": _histogram(_written(counters, "documents.cluster_size"), CLUSTER_BINS),

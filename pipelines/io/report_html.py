@@ -36,6 +36,21 @@ def _synth_sections(report: dict) -> str:
             f"<h2>Accepted samples per source</h2>{_bars(accepted, '#9bbb59')}")
 
 
+def _tag_sections(report: dict) -> str:
+    """Removals by tag per step: the benchmarks decontamination matched."""
+    return "".join(f"<h2>{html.escape(step)}: removals by {html.escape(kind)}</h2>{_bars(rows, '#c0504d')}"
+                   for step, tags in report.get("removed_by_tag", {}).items()
+                   for kind, rows in _by_kind(tags).items())
+
+
+def _by_kind(tags: dict[str, int]) -> dict[str, list[tuple[str, int]]]:
+    out: dict[str, list[tuple[str, int]]] = {}
+    for tag, n in tags.items():
+        kind, _, value = tag.partition(".")
+        out.setdefault(kind, []).append((value, n))
+    return out
+
+
 def render_html(report: dict, title: str) -> str:
     """The same counts for people: the funnel, removals by reason, languages and lengths."""
     funnel = [(f"{s['stage']}: {s['filter']}", s["removed"] + s["errors"]) for s in report["funnel"]]
@@ -52,6 +67,7 @@ def render_html(report: dict, title: str) -> str:
 {''.join(f"<tr><td>{s['stage']}</td><td>{s['filter']}</td><td>{s['in']}</td><td>{s['removed']}</td>"
          f"<td>{s['errors']}</td><td>{s['out']}</td></tr>" for s in report['funnel'])}</table>
 <h2>Removals by reason</h2>{_bars(reasons, '#4f81bd')}
+{_tag_sections(report)}
 <h2>Languages of kept documents</h2>{_bars(langs, '#9bbb59')}
 <h2>Kept document length (characters)</h2>{_bars(list(report['length_histogram'].items()), '#8064a2')}
 <h2>Duplicate-cluster sizes of kept documents</h2>{_bars(list(report['cluster_size_histogram'].items()), '#f79646')}

@@ -83,8 +83,9 @@ def schemas(config: SynthConfig, formats: dict[str, str]) -> TableSchemas:
 
 def step_order(config: SynthConfig) -> list[tuple[str, str]]:
     steps = [(READ_STAGE, "reader")] + ([(STAGE, "decontamination_v1")] if config.eval_files else [])
+    answers = [(STAGE, "decontamination_v1.answers")] if config.eval_files else []  # answers are checked too
     return steps + [(STAGE, "generate"), (STAGE, "trace_format"), (STAGE, "math_verify_v1"),
-                    (STAGE, "code_tests_v1"), (STAGE, "selection")]
+                    (STAGE, "code_tests_v1"), *answers, (STAGE, "selection")]
 
 
 def check(config: SynthConfig, paths: list[str]) -> None:

@@ -10,9 +10,10 @@ from collections.abc import Iterator
 import apache_beam as beam
 
 from corpusmill.core.language_id import LanguageIdentifier
+from corpusmill.filters.base import make_filter
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED, count
 from corpusmill.schemas.config import SynthConfig
-from corpusmill.schemas.records import VERIFIER_ERROR, ErrorRecord, Removal
+from corpusmill.schemas.records import VERIFIER_ERROR, Document, ErrorRecord, Removal
 from corpusmill.schemas.samples import Problem, SftSample
 from corpusmill.synth.prompts import load_template
 from corpusmill.synth.selection import select
@@ -44,13 +45,20 @@ def judge_or_error(problem: Problem, completion: str, finish_reason: str | None,
 
 
 class JudgeFn(beam.DoFn):
+    """Judge every sample; a verified answer that quotes an evaluation benchmark is rejected too (the
+    same decontamination_v1 as curate's and the problems')."""
+
     def __init__(self, config: SynthConfig):
         self.checks = TraceChecks(config.trace_checks)
+        self.decontamination = (make_filter("decontamination_v1", {"eval_files": config.eval_files})
+                                if config.eval_files else None)
 
     def setup(self) -> None:
         self.math = MathVerifier(workers=1, timeout_s=10)
         self.lid = LanguageIdentifier()
         self.lid.setup()
+        if self.decontamination is not None:
+            self.decontamination.setup()
 
     def teardown(self) -> None:
         self.math.close()
@@ -62,6 +70,12 @@ class JudgeFn(beam.DoFn):
         if isinstance(verdict, ErrorRecord):
             yield beam.pvalue.TaggedOutput(ERRORS, verdict)
             return
+        if verdict.reason is None and self.decontamination is not None:
+            found = self.decontamination(Document(id=problem.id, text=sample.text, source=problem.source,
+                                                  input_file=path))
+            if not found.keep:
+                count(f"decontamination_v1.answers/tag.{found.tag}")
+                verdict = Judgement("decontamination_v1.answers", "contaminated", None, found.detail)
         yield problem_id, (problem, path, offset, sample, verdict)
 
     def _identify(self, text: str) -> tuple[str, float]:

@@ -50,6 +50,7 @@ class DecontaminateFn(beam.DoFn):
             return
         count("read/inputs")
         count("decontamination_v1/removed.contaminated")
+        count(f"decontamination_v1/tag.{verdict.tag}")
         yield beam.pvalue.TaggedOutput(REMOVED, Removal(problem.id, STAGE, "decontamination_v1", "contaminated",
                                                         path, offset, None, dict(verdict.scores),
                                                         detail=verdict.detail))
