@@ -52,11 +52,13 @@ sandbox-deps:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-# The shipped domain classifiers (core/models/classifiers), retrained from configs/classifiers/*.yaml on
+# The shipped domain classifiers (core/models/classifiers) and tokenizer (core/models/tokenizer), retrained from configs/classifiers/*.yaml on
 # tests/data/classifiers; deterministic: the same files give the same bytes.
 models: $(STAMP)
 	for m in math code quality; do rm -rf core/models/classifiers/$$m; \
 	  $(BIN)/corpusmill train-classifier --config configs/classifiers/$$m.yaml --output core/models/classifiers/$$m; done
+	rm -rf core/models/tokenizer
+	$(BIN)/corpusmill train-tokenizer --config configs/tokenizer.yaml --output core/models/tokenizer
 
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e ".[test,bench]"

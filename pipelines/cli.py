@@ -61,7 +61,13 @@ def _parser() -> argparse.ArgumentParser:
         "code", help="source files to file-level and repository-level code (DeepSeek-Coder's recipe)",
         description="Read source files (folder trees, JSONL, Parquet), apply the code quality rules, dedup "
                     "files, and build repository-level samples (files in dependency order), deduplicated too.")
-    for sub in (curate, dedup, synth, verify, classifier, recall):
+    tokenizer = stages.add_parser(
+        "train-tokenizer", help="train a byte-level BPE tokenizer (tokenizer.json) from text files",
+        description="Train a byte-level BPE tokenizer with the `tokenizers` library and save tokenizer.json and "
+                    "its card to OUTPUT.")
+    tokenizer.add_argument("--config", required=True, help="YAML config (see configs/tokenizer.yaml)")
+    tokenizer.add_argument("--output", required=True, help="tokenizer folder")
+    for sub in (curate, dedup, synth, verify, classifier, recall, tokenizer):
         sub.add_argument("--verbose", action="store_true", help="also show Beam's and the workers' log messages")
     code.add_argument("--verbose", action="store_true", help="also show Beam's and the workers' log messages")
     for sub, example in ((curate, "configs/curate.yaml"), (dedup, "configs/dedup.yaml"), (code, "configs/code.yaml"),
@@ -111,6 +117,13 @@ def main(argv: list[str] | None = None) -> int:
             from corpusmill.pipelines.classifier_training import print_card, train_classifier
 
             print_card(train_classifier(load_stage_config(args.config, args.stage), args.output), args.output)
+            return 0
+        if args.stage == "train-tokenizer":
+            from corpusmill.pipelines.tokenizer_training import print_card as print_tokenizer
+            from corpusmill.pipelines.tokenizer_training import train_tokenizer
+
+            card = train_tokenizer(load_stage_config(args.config, args.stage), args.output)
+            print_tokenizer(card, args.output)
             return 0
         if args.stage == "recall":
             from corpusmill.pipelines.recall_loop import run_recall

@@ -286,19 +286,24 @@ class CodeConfig(_StageConfig):
     output: OutputConfig = Field(default_factory=OutputConfig)
 
 
-class LabelledExamplesConfig(_Strict):
-    """Examples for a classifier: files of one class (`label`), or files whose records carry their class
-    (`label_field`, its values mapped to class names by `label_map`)."""
+class TextFilesConfig(_Strict):
+    """Texts from JSONL (.gz), Parquet or plain-text files."""
 
     paths: list[str] = Field(..., min_length=1, description="files or globs (local, gs://, s3://)")
     format: Literal["auto", "jsonl", "parquet", "text"] = "auto"
-    label: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$", description="the class of every example")
-    label_field: str | None = Field(None, description="JSONL/Parquet: the field holding each record's class")
-    label_map: dict[str, str] = Field(default_factory=dict, description="label_field value -> class name")
     text_field: str = "text"
     text_split: Literal["file", "paragraph", "line"] = Field(
         "paragraph", description="text files: what one example is")
     max_examples: int | None = Field(None, ge=1, description="at most this many (the first ones read)")
+
+
+class LabelledExamplesConfig(TextFilesConfig):
+    """Examples for a classifier: files of one class (`label`), or files whose records carry their class
+    (`label_field`, its values mapped to class names by `label_map`)."""
+
+    label: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$", description="the class of every example")
+    label_field: str | None = Field(None, description="JSONL/Parquet: the field holding each record's class")
+    label_map: dict[str, str] = Field(default_factory=dict, description="label_field value -> class name")
 
     @model_validator(mode="after")
     def _one_label_source(self) -> LabelledExamplesConfig:
@@ -391,6 +396,16 @@ class PoolScoreConfig(_StageConfig):
     output: OutputConfig = Field(default_factory=OutputConfig)
 
 
+class TokenizerTrainingConfig(_StageConfig):
+    """`corpusmill train-tokenizer`: a byte-level BPE tokenizer (DeepSeek's kind: 100K vocabulary)."""
+
+    stage: Literal["train-tokenizer"] = "train-tokenizer"
+    texts: list[TextFilesConfig] = Field(..., min_length=1)
+    vocab_size: int = Field(100_000, ge=300, le=1_000_000)
+    min_frequency: int = Field(2, ge=1)
+    special_tokens: list[str] = Field(default_factory=lambda: ["<|begin_of_text|>", "<|end_of_text|>"])
+
+
 class VerifyConfig(_StageConfig):
     """`corpusmill verify`: generations made elsewhere, checked against their problems. Built from the
     command line (--problems, --generations, --format) rather than a file."""
@@ -404,7 +419,8 @@ class VerifyConfig(_StageConfig):
 
 STAGE_MODELS: dict[str, type[BaseModel]] = {"curate": CurateConfig, "dedup": DedupConfig, "synth": SynthConfig,
                                             "verify": VerifyConfig, "train-classifier": ClassifierConfig,
-                                            "recall": RecallConfig, "code": CodeConfig}
+                                            "recall": RecallConfig, "code": CodeConfig,
+                                            "train-tokenizer": TokenizerTrainingConfig}
 
 
 def load_config(path: str | Path, stage: str) -> BaseModel:

@@ -13,12 +13,12 @@ from apache_beam.io.filesystems import FileSystems
 
 from corpusmill.pipelines.errors import UsageError
 from corpusmill.pipelines.io.inputs import InputError, list_files
-from corpusmill.schemas.config import LabelledExamplesConfig
+from corpusmill.schemas.config import TextFilesConfig
 
 _PARAGRAPH = re.compile(r"\n\s*\n")
 
 
-def read_examples(spec: LabelledExamplesConfig) -> tuple[list[tuple[str, str]], list[dict]]:
+def read_examples(spec: TextFilesConfig) -> tuple[list[tuple[str, str]], list[dict]]:
     """([(label, text)], [{"path", "sha256", "examples"}]) of one examples entry; UsageError if it has none."""
     try:
         files = list_files(spec.paths)
@@ -36,13 +36,13 @@ def read_examples(spec: LabelledExamplesConfig) -> tuple[list[tuple[str, str]], 
         if room is not None and len(examples) >= spec.max_examples:
             break
     if not examples:
-        what = spec.label or f"field {spec.label_field!r}"
+        what = _label(spec) or (f"field {spec.label_field!r}" if getattr(spec, "label_field", None) else "texts")
         raise UsageError(f"field 'examples': no examples for {what} in {', '.join(sorted(files))} "
                          f"(empty, or no {spec.text_field!r} text)")
     return examples, read
 
 
-def _examples(path: str, data: bytes, spec: LabelledExamplesConfig):
+def _examples(path: str, data: bytes, spec: TextFilesConfig):
     lower = path.lower()
     if lower.endswith(".gz"):
         data, lower = gzip.decompress(data), lower[:-3]
@@ -56,7 +56,11 @@ def _examples(path: str, data: bytes, spec: LabelledExamplesConfig):
         text = data.decode("utf-8", errors="replace")
         parts = {"file": [text], "paragraph": _PARAGRAPH.split(text), "line": text.splitlines()}[spec.text_split]
         for part in parts:
-            yield spec.label or "", part
+            yield _label(spec) or "", part
+
+
+def _label(spec: TextFilesConfig) -> str | None:
+    return getattr(spec, "label", None)
 
 
 def _json_lines(data: bytes, path: str):
@@ -68,13 +72,13 @@ def _json_lines(data: bytes, path: str):
                 raise UsageError(f"{path} line {n}: not JSON ({err})") from err
 
 
-def _labelled(rows, spec: LabelledExamplesConfig, path: str):
+def _labelled(rows, spec: TextFilesConfig, path: str):
     for row in rows:
         text = row.get(spec.text_field) if isinstance(row, dict) else None
         if not isinstance(text, str):
             continue
-        if spec.label is not None:
-            yield spec.label, text
+        if getattr(spec, "label_field", None) is None:
+            yield _label(spec) or "", text
             continue
         value = str(row.get(spec.label_field))
         label = spec.label_map.get(value, None if spec.label_map else value)
