@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,11 @@ def train_bpe(texts: Iterable[str], vocab_size: int, min_frequency: int, special
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tokenizer.train_from_iterator(texts, trainer=trainer)
     return tokenizer
+
+
+def default_tokenizer_path() -> Path:
+    """The shipped 16K byte-level BPE (core/models/tokenizer, trained on the sample data by `make models`)."""
+    return Path(str(resources.files("corpusmill.core.models") / "tokenizer" / "tokenizer.json"))
 
 
 def file_hash(path: str) -> str:
@@ -58,8 +64,8 @@ class Encoder:
         self.setup()
         return self._tokenizer.get_vocab_size()
 
-    def encode(self, texts: list[str]) -> list[np.ndarray]:
+    def encode(self, texts: list[str], dtype: np.dtype | type = np.int64) -> list[np.ndarray]:
         """Token ids of each text, ending with the end-of-document token when there is one."""
         self.setup()
-        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
-        return [np.asarray(e.ids + self._eod, dtype=np.int64) for e in encodings]
+        encodings = self._tokenizer.encode_batch_fast(texts, add_special_tokens=False)
+        return [np.asarray(e.ids + self._eod, dtype=dtype) for e in encodings]

@@ -67,7 +67,14 @@ def _parser() -> argparse.ArgumentParser:
                     "its card to OUTPUT.")
     tokenizer.add_argument("--config", required=True, help="YAML config (see configs/tokenizer.yaml)")
     tokenizer.add_argument("--output", required=True, help="tokenizer folder")
-    for sub in (curate, dedup, synth, verify, classifier, recall, tokenizer):
+    mix = stages.add_parser(
+        "mix", help="sample sources to target token shares into shuffled text and token shards",
+        description="Read sources (Parquet or JSONL) with their conditions, decontaminate, tokenize, sample each "
+                    "source to its share of the tokens (up- or down-sampling by document-id hashes) and write "
+                    "documents/ (text Parquet), tokens/ (Megatron-LM .bin/.idx), plan.json, report and manifest.")
+    mix.add_argument("--config", required=True, help="YAML config (see configs/mix.yaml)")
+    mix.add_argument("--output", required=True, help="output folder (local, gs://, s3://)")
+    for sub in (curate, dedup, synth, verify, classifier, recall, tokenizer, mix):
         sub.add_argument("--verbose", action="store_true", help="also show Beam's and the workers' log messages")
     code.add_argument("--verbose", action="store_true", help="also show Beam's and the workers' log messages")
     for sub, example in ((curate, "configs/curate.yaml"), (dedup, "configs/dedup.yaml"), (code, "configs/code.yaml"),
@@ -136,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise ConfigError(describe_validation_error(err)) from err
             inputs = None
         else:
-            config, inputs = load_stage_config(args.config, args.stage), args.input
+            config, inputs = load_stage_config(args.config, args.stage), getattr(args, "input", None)
         return run_stage(STAGES[args.stage].spec(args), config, inputs, args.output, beam_args)
     except (ConfigError, UsageError) as err:
         print(f"corpusmill {args.stage}: error: {err}", file=sys.stderr)

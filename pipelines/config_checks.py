@@ -48,6 +48,12 @@ def check_registered_names(config: BaseModel) -> None:
             raise ValueError(f"field 'filters.{i}': a second {step!r} step; give each run of {spec.name!r} "
                              "its own label")
         steps.add(step)
+    eval_files = getattr(config, "decontamination", None)
+    if eval_files:
+        try:
+            make_filter("decontamination_v1", {"eval_files": eval_files})
+        except ValueError as err:
+            raise ValueError(f"field 'decontamination': {err}") from err
     template = getattr(config, "template", None)
     if template is not None:
         try:

@@ -26,7 +26,7 @@ from corpusmill.pipelines.transforms.write import SFT_JSONL, OutputSpec, write_t
 from corpusmill.schemas.records import RETRYABLE_ERROR_CLASSES
 from corpusmill.schemas.tables import TableSchemas
 
-TABLES = ("documents", "removed", "errors", "index", SFT_JSONL)
+TABLES = ("documents", "removed", "errors", "index", SFT_JSONL, "tokens")
 EXIT_ACCOUNTING = 1  # inputs != kept + removed + errors: a bug, never expected
 EXIT_RETRY = 3  # finished, but some records must be tried again (see _outcome)
 
@@ -51,6 +51,8 @@ class StageSpec:
     inputs: Callable[[BaseModel, list[str] | None], dict[str, tuple[str, int]]] = config_inputs
     check: Callable[[BaseModel, list[str]], None] | None = None  # more pre-launch checks, given the input paths
     report_fields: Callable[[dict[str, int]], dict] | None = None  # stage-specific report.json fields
+    # after the run: (shards the stage wrote itself, fields for report.json and manifest.json)
+    finish: Callable[[BaseModel, str, dict[str, int]], tuple[dict[str, list[str]], dict]] | None = None
     force: bool = False  # run even when the output is complete for this config (synth --reverify)
 
 
@@ -109,14 +111,17 @@ def run_stage(spec: StageSpec, config: BaseModel, inputs_override: list[str] | N
         result.wait_until_finish()
     counters = read_counters(result)
 
-    written = complete_shards(output, spec.tables(config))
+    own_shards, fields = spec.finish(config, out, counters) if spec.finish is not None else ({}, {})
+    written = {**complete_shards(output, spec.tables(config)), **own_shards}
     report = reports.build_report(out, counters, spec.step_order(config))
+    report.update(fields)
     if spec.report_fields is not None:
         report.update(spec.report_fields(counters))
     reports.write_report(out, report, f"corpusmill {spec.name}")
     status, code = _outcome(report)
     manifests.write_manifest(out, {**base, "status": status, "finished": manifests.now(), "shards": written,
-                                   "counts": {k: report[k] for k in ("inputs", "kept", "removed", "errors")}})
+                                   "counts": {k: report[k] for k in ("inputs", "kept", "removed", "errors")},
+                                   **fields})
     _print_summary(spec.name, out, report)
     return code
 

@@ -406,6 +406,87 @@ class TokenizerTrainingConfig(_StageConfig):
     special_tokens: list[str] = Field(default_factory=lambda: ["<|begin_of_text|>", "<|end_of_text|>"])
 
 
+class WhereCondition(_Strict):
+    """One condition on a document: a column (`lang`, `source`, `cluster_size`, ...) or a field of a struct
+    column (`signals.gopher.word_count`, `signals.domain.math`), compared to a value or a range."""
+
+    column: str
+    equals: str | float | None = None
+    one_of: list[str | float] | None = None
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> WhereCondition:
+        tests = [self.equals is not None, self.one_of is not None, self.min is not None or self.max is not None]
+        if sum(tests) != 1:
+            raise ValueError(f"condition on {self.column!r}: give one of equals, one_of, or min / max")
+        return self
+
+
+class MixSourceConfig(_Strict):
+    """One source of a mixture: Parquet shards (curate, dedup, code outputs; any Parquet with a text column) or
+    JSONL, the documents that pass `where`, and their target share of the mixture's tokens."""
+
+    name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]+$")
+    paths: list[str] = Field(..., min_length=1, description="files, folders or globs (local, gs://, s3://)")
+    text_field: str = "text"
+    id_field: str = "id"
+    where: list[WhereCondition] = Field(default_factory=list)
+    weight: float = Field(..., gt=0, le=1, description="target share of the mixture's tokens")
+    max_epochs: float = Field(1.0, gt=0, description="at most this many passes over the source (> 1 up-samples)")
+    cluster_size_repeats: dict[int, int] = Field(
+        default_factory=dict, description="FineWeb-2 rehydration: a document standing for at least k copies "
+                                          "(cluster_size) is repeated this many times; {} repeats none")
+
+
+class MixTokenizerConfig(_Strict):
+    """The tokenizer counting and encoding the mixture: a tokenizer.json (default: the shipped one)."""
+
+    path: str | None = Field(None, description="a tokenizer.json; default: core/models/tokenizer")
+    end_of_document: str | None = Field("<|end_of_text|>", description="appended to every document; null: none")
+
+
+class MixOutputConfig(_Strict):
+    """What a mixture is written as."""
+
+    tokens: Literal["megatron", "none"] = Field(
+        "megatron", description="tokens/part-*.bin/.idx: Megatron-LM's indexed dataset, one sequence per document")
+    shard_tokens: int = Field(100_000_000, ge=1, description="about this many tokens per shard")
+    compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
+
+    @property
+    def num_shards(self) -> int:  # the launcher's default; the mix stage sizes shards from its plan
+        return 1
+
+
+class MixConfig(_StageConfig):
+    """The `mix` stage: sources sampled to target token shares, shuffled into training shards."""
+
+    stage: Literal["mix"] = "mix"
+    sources: list[MixSourceConfig] = Field(..., min_length=1)
+    tokenizer: MixTokenizerConfig = Field(default_factory=MixTokenizerConfig)
+    total_tokens: int | None = Field(None, ge=1, description="default: the most every source's max_epochs allow")
+    decontamination: list[str | dict] = Field(default_factory=list, description="eval files (decontamination_v1)")
+    seed: int = Field(0, ge=0, description="sampling, copies and shard order are hashes of document id and seed")
+    output: MixOutputConfig = Field(default_factory=MixOutputConfig)
+
+    @model_validator(mode="after")
+    def _shares(self) -> MixConfig:
+        names = [s.name for s in self.sources]
+        if len(set(names)) != len(names):
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"source names must be unique; repeated: {repeated}")
+        total = sum(s.weight for s in self.sources)
+        if abs(total - 1) > 1e-6:
+            raise ValueError(f"source weights sum to {total:g}; they must sum to 1")
+        return self
+
+    @property
+    def input(self) -> InputConfig:  # every source's paths, for the launcher's input listing
+        return InputConfig(paths=[p for s in self.sources for p in s.paths])
+
+
 class VerifyConfig(_StageConfig):
     """`corpusmill verify`: generations made elsewhere, checked against their problems. Built from the
     command line (--problems, --generations, --format) rather than a file."""
@@ -420,7 +501,7 @@ class VerifyConfig(_StageConfig):
 STAGE_MODELS: dict[str, type[BaseModel]] = {"curate": CurateConfig, "dedup": DedupConfig, "synth": SynthConfig,
                                             "verify": VerifyConfig, "train-classifier": ClassifierConfig,
                                             "recall": RecallConfig, "code": CodeConfig,
-                                            "train-tokenizer": TokenizerTrainingConfig}
+                                            "train-tokenizer": TokenizerTrainingConfig, "mix": MixConfig}
 
 
 def load_config(path: str | Path, stage: str) -> BaseModel:

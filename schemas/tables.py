@@ -120,12 +120,35 @@ SFT_SCHEMA = _versioned(
 
 
 
+# A mixture's documents (corpusmill mix): one row per copy in the mixture, in its shuffled training order;
+# row i of documents/part-K is sequence i of tokens/part-K. An up-sampled document's copies after the first
+# have ids `<doc_id>#<copy>`. Each shard's metadata says how many rows are first copies (FIRST_COPIES): the
+# documents kept, for the report's accounting.
+FIRST_COPIES = b"first_copies"
+
+
+def mix_schema() -> pa.Schema:
+    return _versioned("documents", [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("copy", pa.int32(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),  # the mixture source's name
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("n_tokens", pa.int64(), nullable=False),  # with the end-of-document token
+        pa.field("lang", pa.string()),
+        pa.field("url", pa.string()),
+        pa.field("cluster_size", pa.int64()),
+        pa.field("input_file", pa.string(), nullable=False),
+        pa.field("input_offset", pa.int64()),
+    ])
+
+
 @dataclass(frozen=True)
 class TableSchemas:
     """The schemas of one build's tables: which documents table it writes (documents or SFT samples)
     and the fields of its signal, domain and score structs, known before the build starts."""
 
-    documents: Literal["documents", "sft"] = "documents"
+    documents: Literal["documents", "sft", "mix"] = "documents"
     signals: tuple[str, ...] = ()
     domain: tuple[str, ...] = ()
     scores: tuple[str, ...] = ()
@@ -134,6 +157,8 @@ class TableSchemas:
         """The schema of a table by name; `repos`, `repos_removed`, `repos_index` (the code stage's
         repository-level samples) share the documents, removed and index schemas."""
         if table == "documents":
+            if self.documents == "mix":
+                return mix_schema()
             return SFT_SCHEMA if self.documents == "sft" else document_schema(self.signals, self.domain)
         if table == "repos":
             return document_schema(self.signals, self.domain)

@@ -19,6 +19,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from corpusmill.pipelines.io.report_html import render_html
 from corpusmill.schemas.records import RETRYABLE_ERROR_CLASSES
+from corpusmill.schemas.tables import FIRST_COPIES
 
 LENGTH_BINS = (0, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
 CLUSTER_BINS = (1, 2, 3, 5, 10, 100, 1_000)
@@ -40,6 +41,8 @@ def written_keys(table: str, row: dict) -> list[str]:
         return [f"{WRITTEN}repos"]
     if table != "documents":
         return []
+    if row.get("copy"):
+        return []  # a mixture's further copies of a document: the document is counted at its first
     keys = [f"{WRITTEN}documents"]
     if "lang" in row:  # a documents table (an SFT table has no language, text or clusters)
         keys.append(f"{WRITTEN}documents.lang{SEP}{row['lang'] or 'unknown'}")
@@ -50,11 +53,14 @@ def written_keys(table: str, row: dict) -> list[str]:
 
 
 def table_rows(out: str, table: str) -> int:
-    """Rows of a written table, from its shards' Parquet footers."""
+    """Rows of a written table, from its shards' Parquet footers; of a mixture's documents, the first
+    copies (the documents kept; a shard's metadata counts them)."""
     total = 0
     for meta in FileSystems.match([FileSystems.join(out, table, "part-*.parquet")])[0].metadata_list:
         with FileSystems.open(meta.path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-            total += pq.ParquetFile(f).metadata.num_rows
+            parquet = pq.ParquetFile(f)
+            first_copies = (parquet.schema_arrow.metadata or {}).get(FIRST_COPIES)
+            total += int(first_copies) if first_copies is not None else parquet.metadata.num_rows
     return total
 
 

@@ -50,19 +50,19 @@ def write_rows(final: str, rows: list[dict], schema: pa.Schema, compression: str
     codec = None if compression == "none" else compression
     if not rows:
         # no row group at all: `datasets` reads its batch size off the first row group and fails on an empty one
-        _atomically(final, lambda out: pq.ParquetWriter(out, schema, compression=codec).close())
+        atomically(final, lambda out: pq.ParquetWriter(out, schema, compression=codec).close())
         return
     arrow = pa.Table.from_pylist(rows, schema=schema)
-    _atomically(final, lambda out: pq.write_table(arrow, out, compression=codec, row_group_size=ROWS_PER_ROW_GROUP))
+    atomically(final, lambda out: pq.write_table(arrow, out, compression=codec, row_group_size=ROWS_PER_ROW_GROUP))
 
 
 def write_jsonl(final: str, rows: list[dict]) -> None:
     """Atomically write `rows` as JSON lines."""
-    _atomically(final, lambda out: out.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    atomically(final, lambda out: out.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
                                              .encode("utf-8")))
 
 
-def _atomically(final: str, write: Callable[[BinaryIO], object]) -> None:
+def atomically(final: str, write: Callable[[BinaryIO], object]) -> None:
     """Write under a temporary name, then rename into place: a reader never sees half a file."""
     tmp = f"{final}.tmp-{uuid.uuid4().hex}"
     with FileSystems.create(tmp) as out:
