@@ -77,7 +77,9 @@ def check(config: MixConfig, paths: list[str]) -> None:
         own = [f for f in files if f.source == source.name]
         for f in own:
             try:
-                check_columns(source, f.path, file_columns(f.path, f.format)[0])
+                columns, rows = file_columns(f.path, f.format)
+                if rows:  # an empty file has no columns to check; a source of only empty files is refused below
+                    check_columns(source, f.path, columns)
             except InputError as err:
                 raise UsageError(str(err)) from err
             except Exception as err:  # noqa: BLE001 - an unreadable footer or first line
