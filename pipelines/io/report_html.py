@@ -36,6 +36,24 @@ def _synth_sections(report: dict) -> str:
             f"<h2>Accepted samples per source</h2>{_bars(accepted, '#9bbb59')}")
 
 
+def _mix_section(report: dict) -> str:
+    """A mixture's sources: planned against achieved shares, tokens and epochs."""
+    mix = report.get("mix")
+    if not mix:
+        return ""
+    rows = "".join(
+        f"<tr><td style='text-align:left'>{html.escape(name)}</td><td>{s['share']['planned']:.4f}</td>"
+        f"<td>{s['share']['achieved']:.4f}</td><td>{s['tokens']['planned']}</td><td>{s['tokens']['achieved']}</td>"
+        f"<td>{s['epochs']['achieved']:.3f}</td><td>{s['documents']['achieved']}</td><td>{s['documents']['copies']}</td>"
+        "</tr>" for name, s in sorted(mix["sources"].items()))
+    total = mix["total_tokens"]
+    return (f"<h2>Mixture: planned vs achieved (seed {mix['seed']})</h2>"
+            f"<p>tokens planned {total['planned']}, achieved {total['achieved']}; tokenizer sha256 "
+            f"{html.escape(mix['tokenizer']['sha256'][:16])}…</p>"
+            "<table><tr><th>source</th><th>share planned</th><th>share achieved</th><th>tokens planned</th>"
+            f"<th>tokens achieved</th><th>epochs</th><th>documents</th><th>copies</th></tr>{rows}</table>")
+
+
 def _tag_sections(report: dict) -> str:
     """Removals by tag per step: the benchmarks decontamination matched."""
     return "".join(f"<h2>{html.escape(step)}: removals by {html.escape(kind)}</h2>{_bars(rows, '#c0504d')}"
@@ -62,6 +80,7 @@ def render_html(report: dict, title: str) -> str:
 </head><body><h1>{html.escape(title)}</h1>
 <p>inputs {report['inputs']} = kept {report['kept']} + removed {report['removed']} + errors {report['errors']}:
 <b>{check}</b></p>
+{_mix_section(report)}
 <h2>Removal funnel (removed + errors per step)</h2>{_bars(funnel, '#c0504d')}
 <table><tr><th>stage</th><th>filter</th><th>in</th><th>removed</th><th>errors</th><th>out</th></tr>
 {''.join(f"<tr><td>{s['stage']}</td><td>{s['filter']}</td><td>{s['in']}</td><td>{s['removed']}</td>"
