@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,7 +34,10 @@ from corpusmill.filters.base import Verdict, register
 from corpusmill.schemas.records import Document
 
 log = logging.getLogger(__name__)
-DEFAULT_FIELDS = ("question", "problem", "prompt", "text", "input", "Question", "Body", "content")
+# Statements, their context and worked solutions, whatever a benchmark calls them (ASDiv and SVAMP put the
+# story in body/Body, OlympiadBench in context, GAOKAO cloze in passage, AQuA its solution in rationale).
+DEFAULT_FIELDS = ("body", "Body", "passage", "context", "question", "Question", "problem", "prompt", "text", "input",
+                  "content", "rationale", "solution")
 # The fields that make an item of each known benchmark: problem statements and reference solutions.
 BENCHMARK_FIELDS: dict[str, tuple[str, ...]] = {
     "gsm8k": ("question", "answer"),
@@ -45,7 +49,7 @@ BENCHMARK_FIELDS: dict[str, tuple[str, ...]] = {
     "auto": DEFAULT_FIELDS,
 }
 # Scripts written without spaces (kana, CJK ideographs, Thai), cut into character n-grams.
-_UNSPACED = re.compile("[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
+_UNSPACED = re.compile("[\u0e00-\u0e7f\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
 _WORDLIKE_CHAR = re.compile(r"[^\W\d_]")  # a letter or ideograph: a character n-gram needs one to count
 
 
@@ -57,7 +61,7 @@ def benchmark_format(row: dict) -> str:
         return "humaneval"
     if "prompt" in row and "Solution" in str(row.get("test", "")):
         return "leetcode"
-    if "question" in row and "answer" in row:
+    if set(row) == {"question", "answer"}:  # GSM8K's two fields and nothing else (ASDiv has a body too)
         return "gsm8k"
     if "problem" in row:
         return "math"
@@ -79,8 +83,10 @@ def item_text(row: dict, fmt: str) -> str:
 
 def ngrams(text: str, word_n: int, char_n: int) -> np.ndarray:
     """64-bit hashes of the text's telling n-grams: word n-grams of its spaced runs, and character
-    n-grams of the whole text when it holds unspaced script."""
-    text = text.lower()
+    n-grams of its unspaced-script characters (CJK, kana, Thai) joined."""
+    # NFKC: full-width letters, digits and punctuation (＂：（） in Chinese text) become their ASCII forms, so
+    # an English problem after "题目：" splits into the same words as on its own
+    text = unicodedata.normalize("NFKC", text).lower()
     parts = []
     spaced_runs = _UNSPACED.split(text)
     for run in spaced_runs:
@@ -89,7 +95,9 @@ def ngrams(text: str, word_n: int, char_n: int) -> np.ndarray:
             grams = ngram_hashes64(words, word_n)
             parts.append(grams[_telling(~trivial, word_n)])
     if len(spaced_runs) > 1:  # there is unspaced script
-        chars = "".join(text.split())
+        # only its characters: Latin letters joined across spaces would make n-grams of ordinary English
+        # (a single katakana dot in an English page once made the whole page character n-grams)
+        chars = "".join(_UNSPACED.findall(text))
         if len(chars) >= char_n:
             grams = ngram_hashes64(char_hashes(chars), char_n)
             wordlike = np.fromiter((bool(_WORDLIKE_CHAR.match(c)) for c in chars), dtype=bool, count=len(chars))

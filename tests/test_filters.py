@@ -196,6 +196,36 @@ def test_decontamination_catches_an_english_problem_quoted_in_a_chinese_page():
     assert verdict.reason == "contaminated" and verdict.detail.startswith("gsm8k_test_head20#0")
 
 
+def test_an_english_problem_after_full_width_punctuation_is_caught():
+    question = _first("gsm8k_test_head20.jsonl")
+    verdict = _decontam()(doc("练习题目：" + question + "（答案见下页）", lang="zh"))
+    assert verdict.reason == "contaminated"
+
+
+def test_one_cjk_symbol_does_not_turn_an_english_page_into_character_ngrams(tmp_path):
+    """Latin text is never cut into character n-grams: once a katakana dot (・) in an English page made
+    the whole page character 10-grams, which matched LeetCode items' English parts."""
+    leetcode = tmp_path / "leetcode.jsonl"
+    leetcode.write_text(json.dumps({"prompt": "给你一个下标从 0 开始的整数数组 nums 。请你返回 the number of "
+                                              "interesting subarrays in the given array 的数目。",
+                                    "test": "class Solution: pass"}, ensure_ascii=False) + "\n")
+    f = make_filter("decontamination_v1", {"eval_files": [str(leetcode)]})
+    page = "Research・Semantic Scholar. We count thenumberofinterestingsubarraysinthegivenarray for fun."
+    assert f(doc(page)).keep
+
+
+def test_context_fields_of_math_benchmarks_are_indexed(tmp_path):
+    """ASDiv keeps its story in `body` next to question and answer: the story is benchmark text too."""
+    asdiv = tmp_path / "asdiv.jsonl"
+    asdiv.write_text(json.dumps({"body": "Seven red apples and two green apples are in the basket, and the "
+                                         "farmer carries the basket to the market on Sunday morning.",
+                                 "question": "How many apples are in the basket?", "answer": "9 (apples)",
+                                 "formula": "7+2=9"}) + "\n")
+    f = make_filter("decontamination_v1", {"eval_files": [str(asdiv)]})
+    assert not f(doc("Story time: seven red apples and two green apples are in the basket, and the farmer "
+                     "carries it.")).keep
+
+
 def test_ngrams_of_numbers_alone_never_match(tmp_path):
     counting = tmp_path / "counting.jsonl"
     counting.write_text(json.dumps({"problem": "Compute 1 + 2 + 3 + 4 + 5 + 6 + 7 + 8 + 9 + 10 + 11 + 12.",
