@@ -73,16 +73,17 @@ def spaced_word_hashes(text: str) -> np.ndarray:
     return _spaced_words(text)[0]
 
 
-def spaced_words_trivial(text: str) -> tuple[np.ndarray, np.ndarray]:
-    """`spaced_word_hashes` and, per word, whether it says little on its own: a single character or
-    only digits (an n-gram of such words is "1 2 3 ... 10", which any counting page contains)."""
+def spaced_words_trivial(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`spaced_word_hashes`, per word whether it says little on its own (a single character or only
+    digits: an n-gram of such words is "1 2 3 ... 10", which any counting page contains), and the byte
+    offset where each word starts in the UTF-8 text."""
     hashes, data, starts, ends = _spaced_words(text)
     if not len(hashes):
-        return hashes, np.empty(0, dtype=bool)
+        return hashes, np.empty(0, dtype=bool), starts
     digits = np.zeros(len(data) + 1, dtype=np.int64)
     np.cumsum((data >= 48) & (data <= 57), out=digits[1:])
     length = ends - starts
-    return hashes, (length == 1) | (digits[ends] - digits[starts] == length)
+    return hashes, (length == 1) | (digits[ends] - digits[starts] == length), starts
 
 
 def _spaced_words(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
