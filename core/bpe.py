@@ -68,4 +68,11 @@ class Encoder:
         """Token ids of each text, ending with the end-of-document token when there is one."""
         self.setup()
         encodings = self._tokenizer.encode_batch_fast(texts, add_special_tokens=False)
-        return [np.asarray(e.ids + self._eod, dtype=dtype) for e in encodings]
+        if not self._eod:
+            return [np.array(e.ids, dtype=dtype) for e in encodings]
+        out = []
+        for e in encodings:
+            ids = e.ids
+            ids.append(self._eod[0])
+            out.append(np.array(ids, dtype=dtype))
+        return out

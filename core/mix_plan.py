@@ -39,8 +39,9 @@ def shard_of(seed: int, doc_id: str, copy: int, num_shards: int) -> int:
 
 
 def order_key(seed: int, doc_id: str, copy: int) -> tuple[int, str, int]:
-    """Where a copy goes inside its shard: a shuffled order that is the same on every run."""
-    return _hash64(seed, "order", doc_id, copy), doc_id, copy
+    """Where a copy goes inside its shard: a shuffled order that is the same on every run (63 bits, so
+    the key stays a signed 64-bit integer that Beam's coder writes natively)."""
+    return _hash64(seed, "order", doc_id, copy) >> 1, doc_id, copy
 
 
 def repeats(cluster_size: int | None, table: Mapping[int, int]) -> int:

@@ -112,7 +112,7 @@ def build(pipeline: beam.Pipeline, config: MixConfig, formats: dict[str, str], o
             | "ListSources" >> beam.Create(source_files(config.sources))
             | "ReadSources" >> beam.ParDo(ReadSourceFn(config.sources)).with_outputs(REMOVED, ERRORS, main="docs"))
     # Sources are a few large files: spread their documents over the workers before the costly steps.
-    docs = read.docs | "Spread" >> beam.Reshuffle()
+    docs = read.docs
     removed, errors = [read.removed], [read.errors]
     if config.decontamination:
         clean = docs | "Filter/decontamination_v1" >> ApplyFilter(
