@@ -239,3 +239,20 @@ def test_plan_meets_each_target_to_within_one_document(sizes, weights, epochs):
 def test_report_html_shows_planned_and_achieved(math_mix):
     page = (math_mix / "report.html").read_text()
     assert "planned vs achieved" in page and "deepseekmath_corpus" in page
+
+
+def test_rehydration_repeats_documents_of_large_clusters(tmp_path):
+    """FineWeb-2 rehydration: a document that stood for a dedup cluster of 5 gets 3 copies in one epoch."""
+    import pyarrow as pa
+
+    rows = [{"id": f"d{i}", "text": f"document {i} says something of its own " * 5, "cluster_size": 5 if i < 10 else 1}
+            for i in range(40)]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "dedup.parquet")
+    config = _config(tmp_path, "rehydrate", {"sources": [
+        {"name": "web", "paths": [str(tmp_path / "dedup.parquet")], "weight": 1.0, "cluster_size_repeats": {2: 3}}]})
+    out = tmp_path / "out"
+    assert run_cli("mix", "--config", str(config), "--output", str(out)) == 0
+    copies: dict[str, int] = {}
+    for row in pq.read_table(out / "documents").to_pylist():
+        copies[row["doc_id"]] = copies.get(row["doc_id"], 0) + 1
+    assert copies == {f"d{i}": 3 if i < 10 else 1 for i in range(40)}
