@@ -235,6 +235,15 @@ def throughput(args, work: Path) -> None:
           f"text), default runner on {os.cpu_count()} cores: {tokens:,} tokens in {seconds:.1f} s (median of "
           f"{', '.join(f'{r:.1f}' for r in runs)}) = {tokens / seconds / 1e6:.2f}M tokens/s (target >= 1M), "
           "reading, tokenizing, planning and writing text and Megatron shards included")
+    tiny = work / "tiny.jsonl"
+    tiny.write_text(json.dumps({"id": "one", "text": "One short document."}) + "\n")
+    tiny_config = work / "tiny.yaml"
+    tiny_config.write_text(json.dumps({"stage": "mix",
+                                       "sources": [{"name": "one", "paths": [str(tiny)], "weight": 1}]}))
+    shutil.rmtree(work / "tiny-out", ignore_errors=True)
+    start_up = _run("mix", tiny_config, work / "tiny-out")
+    print(f"   the same command on one document takes {start_up:.1f} s (start-up: checks, runner, workers, report); "
+          f"after it, the stage ran at {tokens / (seconds - start_up) / 1e6:.2f}M tokens/s")
     from tokenizers import Tokenizer
 
     from corpusmill.core.bpe import default_tokenizer_path
