@@ -41,25 +41,31 @@ def fold32(hashes: np.ndarray, n: int) -> np.ndarray:
     return (acc ^ (acc >> np.uint64(32))).astype(np.uint32)
 
 
-_TOKEN_HASHES: dict[str, int] = {}
+# The caches below are shared by the threads of a Beam bundle: they are only ever replaced whole (one
+# assignment, atomic under the GIL) or added to, never cleared or resized in place, so a reader holding
+# the old object still sees a complete one.
+_TOKEN_HASHES: list[dict[str, int]] = [{}]
 MAX_CACHED_TOKENS = 2_000_000  # bounds the cache; word frequencies are Zipfian, so hits stay high
 _BYTE_PRIME = np.uint64(0x100000001B3)  # FNV-1 64-bit prime: odd, so invertible modulo 2^64
 _BYTE_PRIME_INV = np.uint64(pow(int(_BYTE_PRIME), -1, 1 << 64))
 # ASCII letters and digits are word bytes, other ASCII bytes separate words; bytes of non-ASCII
 # characters are word bytes, except those of the General Punctuation block (’ “ ” — …).
 _SEPARATOR = np.array([not (c < 128 and chr(c).isalnum()) and c < 128 for c in range(256)], dtype=bool)
-_POWERS = {"p": np.ones(1, dtype=np.uint64), "inv": np.ones(1, dtype=np.uint64)}
+_POWERS: list[tuple[np.ndarray, np.ndarray]] = [(np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64))]
 
 
 def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """P^k and P^-k modulo 2^64 for k < n (cached, grown by doubling)."""
-    if len(_POWERS["p"]) < n:
-        size = max(n, 2 * len(_POWERS["p"]))
-        for key, base in (("p", _BYTE_PRIME), ("inv", _BYTE_PRIME_INV)):
+    """P^k and P^-k modulo 2^64 for k < n (cached, grown by doubling; both arrays replaced together)."""
+    powers = _POWERS[0]
+    if len(powers[0]) < n:
+        size = max(n, 2 * len(powers[0]))
+        grown = []
+        for base in (_BYTE_PRIME, _BYTE_PRIME_INV):
             steps = np.full(size, base, dtype=np.uint64)
             steps[0] = 1
-            _POWERS[key] = np.cumprod(steps, dtype=np.uint64)
-    return _POWERS["p"], _POWERS["inv"]
+            grown.append(np.cumprod(steps, dtype=np.uint64))
+        powers = _POWERS[0] = (grown[0], grown[1])
+    return powers
 
 
 def spaced_word_hashes(text: str) -> np.ndarray:
@@ -107,11 +113,11 @@ def _spaced_words(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
 
 def token_hashes(tokens: list[str]) -> np.ndarray:
     """Stable 32-bit xxHash of each token, through a process-wide cache (a dict lookup is 5x cheaper)."""
-    table = _TOKEN_HASHES
+    table = _TOKEN_HASHES[0]
     missing = set(tokens).difference(table)  # set operations run in C; a Python loop per token would not
     if missing:
         if len(table) + len(missing) > MAX_CACHED_TOKENS:
-            table.clear()
+            table = _TOKEN_HASHES[0] = {}  # a new table: another thread may still be reading the old one
             missing = set(tokens)
         for token in missing:
             table[token] = xxhash.xxh32_intdigest(token.encode("utf-8"))

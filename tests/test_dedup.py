@@ -206,3 +206,61 @@ def test_a_document_whose_fingerprinting_raises_is_an_error_row(tmp_path, data_d
     (error,) = pq.read_table(out / "errors").to_pylist()
     assert (error["record_id"], error["error_class"], error["stage"]) == ("poison", "MemoryError",
                                                                          "dedup/minhash_dedup_v1")
+
+
+def test_a_verbatim_copy_under_an_earlier_id_is_removed(first_build, corpus, tmp_path):
+    """An earlier build's document and this build's document are two nodes even under one id."""
+    _, docs = corpus
+    kept_before, _ = _outputs(first_build)
+    assert "c" in kept_before
+    new = tmp_path / "night2.jsonl"
+    new.write_text(json.dumps({"id": "c", "text": docs["c"]}) + "\n"
+                   + json.dumps({"id": "fresh", "text": _edit(docs["d"], 200, "f")}) + "\n")
+    config = tmp_path / "incremental.yaml"
+    config.write_text(f"dedup:\n  earlier_indexes: [{first_build}]\n")
+    out = tmp_path / "night2"
+    assert _run(config, out, new) == 0
+    kept, removed = _outputs(out)
+    assert set(kept) == {"fresh"}
+    assert removed["c"]["survivor_id"] == "c" and dict(removed["c"]["scores"])["dedup.earlier_build"] == 1.0
+
+
+def test_a_repeated_id_is_an_error_row_not_a_merge(corpus, tmp_path):
+    _, docs = corpus
+    path = tmp_path / "repeated.jsonl"
+    path.write_text(json.dumps({"id": "x", "text": docs["a"]}) + "\n" + json.dumps({"id": "x", "text": docs["c"]})
+                    + "\n" + json.dumps({"id": "y", "text": docs["d"]}) + "\n")
+    out = tmp_path / "out"
+    assert _run(CONFIG, out, path) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["accounting_ok"] and (report["kept"], report["errors"]) == (2, 1)
+    kept, _ = _outputs(out)
+    assert kept["x"]["text"] == docs["a"]  # the first in input order
+    (error,) = pq.read_table(out / "errors").to_pylist()
+    first_line = len((json.dumps({"id": "x", "text": docs["a"]}) + "\n").encode())
+    assert (error["record_id"], error["error_class"], error["input_offset"]) == ("x", "RepeatedId", first_line)
+    assert "unique" in error["message"]
+
+
+def test_a_batch_whose_signatures_raise_fails_only_its_bad_document(tmp_path, data_dir, monkeypatch):
+    from corpusmill.pipelines.transforms.dedup import near
+
+    texts = _base_texts(data_dir)
+    poison = shingles("POISON " + texts[0], "en", DEFAULT_SHINGLES)
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text("".join(json.dumps({"id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(texts))
+                    + json.dumps({"id": "poison", "text": "POISON " + texts[0]}) + "\n")
+    real = near.signatures
+
+    def signatures_or_raise(sets, *args):
+        if any(len(s) == len(poison) and (s == poison).all() for s in sets):
+            raise FloatingPointError("simulated: a signature pass failed")
+        return real(sets, *args)
+
+    monkeypatch.setattr(near, "signatures", signatures_or_raise)
+    out = tmp_path / "out"
+    assert run_cli("dedup", "--config", str(CONFIG), "--output", str(out), "--input", str(docs)) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["accounting_ok"] and (report["kept"], report["errors"]) == (4, 1)
+    (error,) = pq.read_table(out / "errors").to_pylist()
+    assert (error["record_id"], error["error_class"]) == ("poison", "FloatingPointError")

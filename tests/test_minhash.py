@@ -156,3 +156,27 @@ def test_keys_and_survivor_rule():
     assert by_signal.rank(short) < by_signal.rank(long)
     shorter = SurvivorRule(SurvivorConfig(prefer_longer=False))
     assert shorter.rank(short) < shorter.rank(long)
+
+
+def test_hash_caches_are_safe_across_threads(monkeypatch):
+    """Beam runs a worker's bundles on several threads: the token-hash cache is emptied when full and the
+    powers table grows while other threads read them. Every thread must get the single-threaded answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from corpusmill.core import ngram_hashes
+
+    monkeypatch.setattr(ngram_hashes, "MAX_CACHED_TOKENS", 50)  # the cache is replaced every few calls
+    monkeypatch.setattr(ngram_hashes, "_TOKEN_HASHES", [{}])
+    monkeypatch.setattr(ngram_hashes, "_POWERS", [(np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64))])
+    texts = [" ".join(f"w{i}x{j}" for j in range(5 + 37 * i)) for i in range(60)]  # ever longer: powers grow
+    expected = [(ngram_hashes.spaced_word_hashes(t), ngram_hashes.token_hashes(t.split())) for t in texts]
+    monkeypatch.setattr(ngram_hashes, "_POWERS", [(np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64))])
+
+    def run(i: int) -> bool:
+        t = texts[i % len(texts)]
+        words, tokens = ngram_hashes.spaced_word_hashes(t), ngram_hashes.token_hashes(t.split())
+        want = expected[i % len(texts)]
+        return np.array_equal(words, want[0]) and np.array_equal(tokens, want[1])
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(run, range(3000)))

@@ -11,9 +11,9 @@ import apache_beam as beam
 import numpy as np
 
 from corpusmill.pipelines.transforms.dedup.common import NEAR_FILTER, STAGE, unpack
-from corpusmill.pipelines.transforms.ledger import REMOVED, count
+from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED, count
 from corpusmill.pipelines.transforms.write import OutputSpec, write_table_shard
-from corpusmill.schemas.records import Removal
+from corpusmill.schemas.records import Document, ErrorRecord, Removal
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,22 @@ def index_table(table: str) -> str:
     return "index" if table == "documents" else f"{table}_index"
 
 
+def _input_order(doc: Document) -> tuple[str, str, int]:
+    return doc.id, doc.input_file, doc.input_offset or 0
+
+
+def _repeated_id(doc: Document, first: Document) -> beam.pvalue.TaggedOutput:
+    """An error row for a document whose id an earlier document of this build has: ids name documents in
+    the index and in later builds, so two documents must never be merged under one."""
+    stage = f"{STAGE}/{NEAR_FILTER}"
+    count(f"{stage}/errors")
+    where = f"{first.input_file}" + (f" record {first.input_offset}" if first.input_offset is not None else "")
+    return beam.pvalue.TaggedOutput(ERRORS, ErrorRecord(
+        doc.input_file, stage, "RepeatedId",
+        f"id {doc.id!r} is already the id of another document of this build ({where}); ids must be unique",
+        doc.input_offset, doc.id))
+
+
 class FinishShardFn(beam.DoFn):
     """One output shard: apply the cluster assignments, write its documents (and index) shard,
     and emit a removal per near duplicate. Writing here spares the documents a second shuffle."""
@@ -45,11 +61,16 @@ class FinishShardFn(beam.DoFn):
     def process(self, keyed: tuple[int, dict]) -> Iterator:
         shard, groups = keyed
         assignments = dict(unpack(groups["assignments"]))
-        kept, index = [], []
-        for doc, fingerprint in sorted(unpack(groups["docs"]), key=lambda pair: pair[0].id):
+        kept, index, first = [], [], {}
+        # every copy of an id is in this shard (shards are by id); the first in input order is the document
+        for doc, fingerprint in sorted(unpack(groups["docs"]), key=lambda pair: _input_order(pair[0])):
+            if doc.id in first:
+                yield _repeated_id(doc, first[doc.id])
+                continue
+            first[doc.id] = doc
             assignment = assignments.get(doc.id)
-            if assignment is not None and assignment.survivor.id != doc.id:
-                earlier = assignment.survivor.earlier == 0
+            earlier = assignment is not None and assignment.survivor.earlier == 0
+            if assignment is not None and (earlier or assignment.survivor.id != doc.id):
                 count(f"{NEAR_FILTER}/removed.near_duplicate")
                 yield beam.pvalue.TaggedOutput(REMOVED, Removal(
                     doc.id, STAGE, NEAR_FILTER, "near_duplicate", doc.input_file, doc.input_offset, doc.url,

@@ -57,16 +57,32 @@ class _FingerprintFn(beam.DoFn):
 
     def process(self, batch: list[Document]) -> Iterator:
         cfg = self.cfg
-        sets, fingerprinted = [], []
+        sets, ranks_of, fingerprinted = [], [], []
         for doc in batch:
             try:
                 sets.append(shingles(doc.text, doc.lang, self.spec))
+                ranks_of.append(self.rule.rank(doc, doc.cluster_size or 1))
                 fingerprinted.append(doc)
             except Exception as err:  # noqa: BLE001 - dead-letter boundary: one document never fails a build
+                del sets[len(ranks_of):]
                 yield dead_letter(f"{STAGE}/{NEAR_FILTER}", doc, err)
         batch = fingerprinted
-        sigs = signatures(sets, cfg.num_perm, cfg.seed, cfg.signature_backend)
-        bands = band_hashes(sigs, cfg.bands, cfg.rows)
+        try:
+            sigs = signatures(sets, cfg.num_perm, cfg.seed, cfg.signature_backend)
+            bands = band_hashes(sigs, cfg.bands, cfg.rows)
+        except Exception:  # noqa: BLE001 - dead-letter boundary: each document alone says which one failed
+            sigs, bands, keep = [], [], []
+            for i, doc in enumerate(batch):
+                try:
+                    sig = signatures([sets[i]], cfg.num_perm, cfg.seed, cfg.signature_backend)
+                    bands.append(band_hashes(sig, cfg.bands, cfg.rows)[0])
+                    sigs.append(sig[0])
+                    keep.append(i)
+                except Exception as err:  # noqa: BLE001
+                    yield dead_letter(f"{STAGE}/{NEAR_FILTER}", doc, err)
+            batch, sets, ranks_of = [batch[i] for i in keep], [sets[i] for i in keep], [ranks_of[i] for i in keep]
+            sigs = np.array(sigs, dtype=np.uint32).reshape(len(keep), cfg.num_perm)
+            bands = np.array(bands, dtype=np.uint64).reshape(len(keep), cfg.bands)
         store_items, ranks, rows, by_shard = [], [], [], []
         for i, doc in enumerate(batch):
             shard = shard_of(doc.id, self.num_shards)
@@ -75,7 +91,7 @@ class _FingerprintFn(beam.DoFn):
                 by_shard.append((shard, (doc, None)))
                 continue
             by_shard.append((shard, (doc, Fingerprint(bands[i], sigs[i]))))
-            rank = self.rule.rank(doc, doc.cluster_size or 1)
+            rank = ranks_of[i]
             ranks.append(rank)
             rows.append(i)
             shingle_set = sets[i] if cfg.verify == "jaccard" else None
@@ -147,9 +163,15 @@ class _FindCandidatesFn(beam.DoFn):
         yield from chunks_by_partition(pairs)
 
 
-def _store(chunks: Iterable[bytes]) -> dict[str, tuple]:
-    """{document id: (shingles or None, signature)} of one partition's store chunks."""
-    return {rank.id: (sh, sig) for rank, sh, sig in unpack(chunks)}
+def node_key(rank: Rank) -> tuple[int, str]:
+    """A node of the duplicate graph is a document of one build: an earlier build's copy and this build's
+    document under the same id are two nodes (one id alone made a verbatim copy its own survivor)."""
+    return rank.earlier, rank.id
+
+
+def _store(chunks: Iterable[bytes]) -> dict[tuple[int, str], tuple]:
+    """{node key: (shingles or None, signature)} of one partition's store chunks."""
+    return {node_key(rank): (sh, sig) for rank, sh, sig in unpack(chunks)}
 
 
 class _AttachFirstFn(beam.DoFn):
@@ -163,7 +185,7 @@ class _AttachFirstFn(beam.DoFn):
         store = _store(groups["store"])
         pairs = set(unpack(groups["pairs"]))
         count(f"{NEAR_FILTER}/candidate_pairs", len(pairs))
-        out = ((partition_of(b.id, self.partitions), (a, b, store[a.id])) for a, b in sorted(pairs))
+        out = ((partition_of(b.id, self.partitions), (a, b, store[node_key(a)])) for a, b in sorted(pairs))
         yield from chunks_by_partition(out)
 
 
@@ -178,7 +200,7 @@ class _VerifyFn(beam.DoFn):
         store = _store(groups["store"])
         edges = []
         for a, b, (sh_a, sig_a) in unpack(groups["half"]):
-            sh_b, sig_b = store[b.id]
+            sh_b, sig_b = store[node_key(b)]
             if self.cfg.verify == "none":
                 similar = True
             elif self.cfg.verify == "jaccard" and sh_a is not None and sh_b is not None:
@@ -239,5 +261,6 @@ class FindNearDuplicates(beam.PTransform):
                   | "JoinByShard" >> beam.CoGroupByKey()
                   | "FinishShards" >> beam.ParDo(FinishShardFn(
                       output, self.write_index, self.table, index_table(self.table))).with_outputs(
-                      REMOVED, main="written"))
-        return result[REMOVED], fp[ERRORS]
+                      REMOVED, ERRORS, main="written"))
+        errors = (fp[ERRORS], result[ERRORS]) | "MergeErrors" >> beam.Flatten()
+        return result[REMOVED], errors
