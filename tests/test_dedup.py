@@ -264,3 +264,24 @@ def test_a_batch_whose_signatures_raise_fails_only_its_bad_document(tmp_path, da
     assert report["accounting_ok"] and (report["kept"], report["errors"]) == (4, 1)
     (error,) = pq.read_table(out / "errors").to_pylist()
     assert (error["record_id"], error["error_class"]) == ("poison", "FloatingPointError")
+
+
+def test_warc_input_shows_reading_and_extraction_in_the_funnel(data_dir, tmp_path):
+    """WARC records the reader skips and pages extraction drops are steps of the dedup funnel."""
+    from tests.conftest import write_warc
+
+    texts = _base_texts(data_dir)
+    pages = [(f"https://example.org/{i}", "text/html", f"<html><body><p>{t}</p></body></html>".encode())
+             for i, t in enumerate(texts)]
+    pages += [("https://example.org/empty", "text/html", b"<html><body></body></html>"),
+              ("https://example.org/logo.png", "image/png", b"\x89PNG\r\n\x1a\n" + bytes(64))]
+    out = tmp_path / "out"
+    assert _run(CONFIG, out, write_warc(tmp_path / "pages.warc.gz", pages)) == 0
+    report = json.loads((out / "report.json").read_text())
+    removed = pq.read_table(out / "removed").to_pylist()
+    steps = {(s["stage"], s["filter"]): s for s in report["funnel"]}
+    for stage, name in (("read", "warc_reader"), ("extract", "trafilatura")):
+        filed = sum(1 for r in removed if (r["stage"], r["filter"]) == (stage, name))
+        assert steps[(stage, name)]["removed"] == filed
+    assert steps[("read", "warc_reader")]["removed"] == steps[("extract", "trafilatura")]["removed"] == 1
+    assert report["accounting_ok"] and report["funnel"][-1]["out"] == report["kept"]

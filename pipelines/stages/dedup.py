@@ -14,6 +14,7 @@ from corpusmill.core.extraction import HtmlExtractor
 from corpusmill.pipelines.io.earlier_builds import earlier_index_files
 from corpusmill.pipelines.io.inputs import carried_names
 from corpusmill.pipelines.io.read_events import STAGE as READ_STAGE
+from corpusmill.pipelines.io.warc import READER as WARC_READER
 from corpusmill.pipelines.io.warc import READER_SCORES
 from corpusmill.pipelines.launch import StageSpec
 from corpusmill.pipelines.transforms.dedup.common import DEDUP_SCORES
@@ -22,7 +23,7 @@ from corpusmill.pipelines.transforms.dedup.dedup_documents import step_order as 
 from corpusmill.pipelines.transforms.read import ReadRecords
 from corpusmill.pipelines.transforms.text import EXTRACT_SCORES, ExtractText
 from corpusmill.pipelines.transforms.write import OutputSpec, write_outputs
-from corpusmill.schemas.config import DedupConfig
+from corpusmill.schemas.config import DedupConfig, ExtractConfig
 from corpusmill.schemas.tables import TableSchemas
 
 
@@ -38,7 +39,9 @@ def schemas(config: DedupConfig, formats: dict[str, str]) -> TableSchemas:
 
 
 def step_order(config: DedupConfig) -> list[tuple[str, str]]:
-    return [(READ_STAGE, "reader")] + dedup_steps(config.dedup)
+    """Reading files its removals (WARC records it skips) as `warc_reader`, and HTML input is extracted with
+    the default extractor before dedup: both are steps of the funnel, as in curate."""
+    return [(READ_STAGE, WARC_READER), ("extract", ExtractConfig().extractor)] + dedup_steps(config.dedup)
 
 
 def build(pipeline: beam.Pipeline, config: DedupConfig, formats: dict[str, str], output: OutputSpec) -> None:
