@@ -21,6 +21,7 @@ from corpusmill.pipelines.io import report as reports
 from corpusmill.pipelines.io import shards
 from corpusmill.pipelines.io.inputs import InputError, resolve_inputs
 from corpusmill.pipelines.options import pipeline_options
+from corpusmill.pipelines.transforms.dedup.clusters import UNCONVERGED
 from corpusmill.pipelines.transforms.ledger import NAMESPACE
 from corpusmill.pipelines.transforms.write import SFT_JSONL, OutputSpec, write_table_shard
 from corpusmill.schemas.records import RETRYABLE_ERROR_CLASSES
@@ -131,6 +132,12 @@ def _outcome(report: dict) -> tuple[str, int]:
     a verifier) leave the build unfinished: the same command runs it again and retries them."""
     if not report["accounting_ok"]:
         return "failed_accounting", EXIT_ACCOUNTING
+    unconverged = sum(n for k, n in report["counters"].items() if k.endswith(f"/{UNCONVERGED}"))
+    if unconverged:
+        print(f"corpusmill: {unconverged} duplicate clusters were not resolved in minhash.max_rounds rounds, so "
+              "some of their members may be kept twice: raise dedup.minhash.max_rounds, or use components: "
+              "union_find if the graph fits one worker, and run the build again.", file=sys.stderr)
+        return "failed_unconverged", EXIT_ACCOUNTING
     if report["retryable_errors"]:
         print(f"corpusmill: {report['retryable_errors']} records met a failure of corpusmill's own machinery "
               f"({', '.join(sorted(RETRYABLE_ERROR_CLASSES))}; see errors/): run the same command again to redo "

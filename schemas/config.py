@@ -112,7 +112,14 @@ class MinHashConfig(_Strict):
     partitions: int = Field(64, ge=1, le=1_000_000, description="bucket and graph partitions; raise with corpus size")
     max_pairwise_bucket: int = Field(
         50, ge=2, description="buckets larger than this pair each member with the first this-many members only")
-    max_rounds: int = Field(10, ge=1, le=100, description="large-star/small-star rounds for connected components")
+    components: Literal["union_find", "distributed"] = Field(
+        "union_find", description="connected components by union-find on one worker (one shuffle), or by "
+        "large-star/small-star rounds spread over the workers (two shuffles a round) for graphs that do not fit one")
+    max_local_edges: int = Field(
+        300_000_000, ge=1, description="verified pairs the union-find path accepts (about 16 bytes each in memory); "
+        "a build with more fails and says to use components: distributed")
+    max_rounds: int = Field(10, ge=1, le=100, description="large-star/small-star rounds (components: distributed); "
+                            "a build whose graph needs more fails and says so")
 
     @model_validator(mode="before")
     @classmethod

@@ -285,3 +285,70 @@ def test_warc_input_shows_reading_and_extraction_in_the_funnel(data_dir, tmp_pat
         assert steps[(stage, name)]["removed"] == filed
     assert steps[("read", "warc_reader")]["removed"] == steps[("extract", "trafilatura")]["removed"] == 1
     assert report["accounting_ok"] and report["funnel"][-1]["out"] == report["kept"]
+
+
+def test_both_component_paths_write_identical_files(first_build, corpus, tmp_path):
+    config = tmp_path / "distributed.yaml"
+    config.write_text("dedup:\n  minhash:\n    components: distributed\n")
+    out = tmp_path / "distributed"
+    assert _run(config, out, corpus[0]) == 0
+    assert _digest(out) == _digest(first_build)
+
+
+def _chain(data_dir: Path, length: int) -> list[str]:
+    """Documents each a near duplicate of the next (8 of 600 words changed a step), the ends far apart."""
+    texts = [_base_texts(data_dir)[0]]
+    for i in range(1, length):
+        texts.append(_edit(texts[-1], 8, f"s{i}x", shift=(i % 5) / 5))
+    assert _sim(texts[0], texts[1]) >= 0.8 and _sim(texts[0], texts[2]) < 0.8
+    return texts
+
+
+def test_a_component_too_long_for_max_rounds_fails_the_build(data_dir, tmp_path, capsys):
+    """On the distributed path a component the rounds did not resolve is a failed build, never a
+    "complete" one with two survivors; union-find resolves the same chain."""
+    path = tmp_path / "chain.jsonl"
+    path.write_text("".join(json.dumps({"id": f"n{i:02d}", "text": t}) + "\n"
+                            for i, t in enumerate(_chain(data_dir, 24))))
+    config = tmp_path / "one_round.yaml"
+    config.write_text("dedup:\n  minhash:\n    components: distributed\n    max_rounds: 1\n")
+    out = tmp_path / "one_round"
+    assert _run(config, out, path) == 1
+    assert "not resolved in minhash.max_rounds" in capsys.readouterr().err
+    assert json.loads((out / "manifest.json").read_text())["status"] == "failed_unconverged"
+    out = tmp_path / "union_find"
+    assert _run(CONFIG, out, path) == 0
+    kept, removed = _outputs(out)
+    assert len(kept) == 1 and len(removed) == 23 and next(iter(kept.values()))["cluster_size"] == 24
+
+
+def _shuffles(config_text: str, tmp_path: Path) -> int:
+    import apache_beam as beam
+
+    from corpusmill.pipelines.stages import dedup
+    from corpusmill.pipelines.transforms.write import OutputSpec
+    from corpusmill.schemas.config import load_config
+
+    path = tmp_path / "shuffles.yaml"
+    path.write_text(config_text)
+    config = load_config(path, "dedup")
+    pipeline = beam.Pipeline()
+    formats = {str(tmp_path / "in.jsonl"): "jsonl"}
+    dedup.build(pipeline, config, formats, OutputSpec(str(tmp_path / "o"), 1, "zstd", dedup.schemas(config, formats)))
+    found = []
+
+    class Visitor(beam.pipeline.PipelineVisitor):
+        def visit_transform(self, node):
+            if isinstance(node.transform, beam.GroupByKey):
+                found.append(node.full_label)
+
+    pipeline.visit(Visitor())
+    return len(found)
+
+
+def test_the_union_find_path_does_not_grow_with_max_rounds(tmp_path):
+    few, many = (_shuffles(f"dedup:\n  minhash:\n    max_rounds: {r}\n", tmp_path) for r in (2, 50))
+    assert few == many <= 9
+    distributed = _shuffles("dedup:\n  minhash:\n    components: distributed\n    max_rounds: 10\n", tmp_path)
+    assert distributed == few - 1 + 2 * 10 + 2
+    print(f"shuffles: union_find {few}, distributed with 10 rounds {distributed}")

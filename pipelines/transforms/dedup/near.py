@@ -27,7 +27,13 @@ from corpusmill.filters.dedup.candidates import find_candidates
 from corpusmill.filters.dedup.keys import Rank, SurvivorRule, earlier_rank
 from corpusmill.filters.dedup.minhash import ShingleSpec, band_hashes, estimated_jaccard, jaccard, shingles, signatures
 from corpusmill.pipelines.io.shards import shard_of
-from corpusmill.pipelines.transforms.dedup.clusters import assign_clusters, label_components, large_star, small_star
+from corpusmill.pipelines.transforms.dedup.clusters import (
+    assign_clusters,
+    label_components,
+    large_star,
+    small_star,
+    union_find,
+)
 from corpusmill.pipelines.transforms.dedup.common import NEAR_FILTER, STAGE, chunks_by_partition, partition_of, unpack
 from corpusmill.pipelines.transforms.dedup.finish import FinishShardFn, index_table
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED, count, dead_letter
@@ -214,6 +220,27 @@ class _VerifyFn(beam.DoFn):
         yield from chunks_by_partition(edges)
 
 
+class _StarRounds(beam.PTransform):
+    """Connected components in `rounds` large-star / small-star rounds over hash partitions of the graph."""
+
+    def __init__(self, rounds: int, partitions: int, num_shards: int):
+        super().__init__()
+        self.rounds, self.partitions, self.num_shards = rounds, partitions, num_shards
+
+    def expand(self, edges):
+        parts = self.partitions
+        for i in range(self.rounds):
+            edges = (edges
+                     | f"LargeStar{i}/Group" >> beam.GroupByKey()
+                     | f"LargeStar{i}/Step" >> beam.FlatMap(large_star, parts)
+                     | f"SmallStar{i}/Group" >> beam.GroupByKey()
+                     | f"SmallStar{i}/Step" >> beam.FlatMap(small_star, parts))
+        return (edges
+                | "Label/Group" >> beam.GroupByKey() | "Label/Step" >> beam.FlatMap(label_components, parts)
+                | "Assign/Group" >> beam.GroupByKey()
+                | "Assign/Step" >> beam.FlatMap(assign_clusters, self.num_shards))
+
+
 class FindNearDuplicates(beam.PTransform):
     """MinHash LSH near-duplicate removal that also writes the documents (`table`) and index shards;
     returns (removals, errors)."""
@@ -247,16 +274,13 @@ class FindNearDuplicates(beam.PTransform):
                 | "AttachFirst" >> beam.ParDo(_AttachFirstFn(parts)))
         edges = ({"half": half, "store": store} | "GroupPairsBySecond" >> beam.CoGroupByKey()
                  | "Verify" >> beam.ParDo(_VerifyFn(cfg)))
-        for i in range(cfg.max_rounds):
-            edges = (edges
-                     | f"LargeStar{i}/Group" >> beam.GroupByKey()
-                     | f"LargeStar{i}/Step" >> beam.FlatMap(large_star, parts)
-                     | f"SmallStar{i}/Group" >> beam.GroupByKey()
-                     | f"SmallStar{i}/Step" >> beam.FlatMap(small_star, parts))
-        assignments = (edges
-                       | "Label/Group" >> beam.GroupByKey() | "Label/Step" >> beam.FlatMap(label_components, parts)
-                       | "Assign/Group" >> beam.GroupByKey()
-                       | "Assign/Step" >> beam.FlatMap(assign_clusters, output.num_shards))
+        if cfg.components == "union_find":
+            assignments = (edges
+                           | "UnionFind/OneGroup" >> beam.Map(lambda chunk: (0, chunk[1]))
+                           | "UnionFind/Group" >> beam.GroupByKey()
+                           | "UnionFind/Step" >> beam.FlatMap(union_find, output.num_shards, cfg.max_local_edges))
+        else:
+            assignments = edges | "Components" >> _StarRounds(cfg.max_rounds, parts, output.num_shards)
         result = ({"docs": fp.docs, "assignments": assignments}
                   | "JoinByShard" >> beam.CoGroupByKey()
                   | "FinishShards" >> beam.ParDo(FinishShardFn(
