@@ -1,13 +1,14 @@
 """Dedup on Beam: URL and exact duplicates by GroupByKey; near duplicates by MinHash LSH,
-verified candidate pairs and connected components in GroupByKey rounds.
+verified candidate pairs and connected components (union-find on one worker, or GroupByKey rounds).
 
 Near-duplicate data flow (every shuffle is keyed by a hash partition, so no step holds
 more than one partition of the buckets, the shingles or the graph):
 
   Fingerprint (batches)  -> band entries by partition --GroupByKey--> FindCandidates -> pairs
                          -> shingles/signatures by partition (the "store")
-  pairs + store --CoGroupByKey--> attach first document --CoGroupByKey--> Verify -> edges
-  edges --(large-star, small-star) x max_rounds--> Label -> one assignment per clustered document
+  pairs (to both documents' partitions) + store --CoGroupByKey--> lend shingles --GroupByKey--> Verify -> edges
+  edges --one GroupByKey--> union-find                        -> one assignment per clustered document
+     (or --(large-star, small-star) x max_rounds--> Label)
   documents + assignments + fingerprints --CoGroupByKey by id--> kept / removed / index rows
 
 Cluster labels are the best-ranked member (filters/dedup/keys.Rank), so the label of a
@@ -17,6 +18,7 @@ component is also its survivor; every choice depends only on ids, texts and the 
 from __future__ import annotations
 
 import pickle
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -164,8 +166,11 @@ class _FindCandidatesFn(beam.DoFn):
         band = np.concatenate([c[0] for c in loaded])
         hashes = np.concatenate([c[1] for c in loaded])
         ranks = [r for c in loaded for r in c[2]]
-        pairs = ((partition_of(a.id, self.cfg.partitions), (a, b))
-                 for a, b in find_candidates(band, hashes, ranks, self.cfg.max_pairwise_bucket))
+        parts = self.cfg.partitions
+        # each pair goes to the partitions of both its documents, which lend it their shingles
+        pairs = ((partition_of(node.id, parts), (side, a, b))
+                 for a, b in find_candidates(band, hashes, ranks, self.cfg.max_pairwise_bucket)
+                 for side, node in ((0, a), (1, b)))
         yield from chunks_by_partition(pairs)
 
 
@@ -180,8 +185,10 @@ def _store(chunks: Iterable[bytes]) -> dict[tuple[int, str], tuple]:
     return {node_key(rank): (sh, sig) for rank, sh, sig in unpack(chunks)}
 
 
-class _AttachFirstFn(beam.DoFn):
-    """Partition of a: distinct pairs get a's shingles/signature and move to b's partition."""
+class _LendShinglesFn(beam.DoFn):
+    """One partition's store and the candidate pairs of its documents: each distinct pair gets the shingles
+    (and signature) of its document here, sent to the partition of the pair's first document, where both
+    halves meet. So the store crosses one shuffle, and only candidates' shingles a second."""
 
     def __init__(self, partitions: int):
         self.partitions = partitions
@@ -189,24 +196,28 @@ class _AttachFirstFn(beam.DoFn):
     def process(self, keyed: tuple[int, dict]) -> Iterator:
         _, groups = keyed
         store = _store(groups["store"])
-        pairs = set(unpack(groups["pairs"]))
-        count(f"{NEAR_FILTER}/candidate_pairs", len(pairs))
-        out = ((partition_of(b.id, self.partitions), (a, b, store[node_key(a)])) for a, b in sorted(pairs))
+        halves = set(unpack(groups["pairs"]))
+        count(f"{NEAR_FILTER}/candidate_pairs", sum(1 for side, _, _ in halves if side == 0))
+        out = ((partition_of(a.id, self.partitions), (a, b, side, store[node_key((a, b)[side])]))
+               for side, a, b in sorted(halves))
         yield from chunks_by_partition(out)
 
 
 class _VerifyFn(beam.DoFn):
-    """Partition of b: keep pairs whose similarity reaches the threshold, as edges for both partitions."""
+    """Both halves of each pair: keep pairs whose similarity reaches the threshold, as edges for both
+    partitions."""
 
     def __init__(self, cfg: MinHashConfig):
         self.cfg = cfg
 
-    def process(self, keyed: tuple[int, dict]) -> Iterator:
-        _, groups = keyed
-        store = _store(groups["store"])
+    def process(self, keyed: tuple[int, Iterable[bytes]]) -> Iterator:
+        _, chunks = keyed
+        halves: dict = defaultdict(dict)
+        for a, b, side, fingerprint in unpack(chunks):
+            halves[(a, b)][side] = fingerprint
         edges = []
-        for a, b, (sh_a, sig_a) in unpack(groups["half"]):
-            sh_b, sig_b = store[node_key(b)]
+        for (a, b), pair in sorted(halves.items()):
+            (sh_a, sig_a), (sh_b, sig_b) = pair[0], pair[1]
             if self.cfg.verify == "none":
                 similar = True
             elif self.cfg.verify == "jaccard" and sh_a is not None and sh_b is not None:
@@ -270,9 +281,9 @@ class FindNearDuplicates(beam.PTransform):
         pairs = (bands | "FlattenBands" >> beam.Flatten()
                  | "GroupBuckets" >> beam.GroupByKey()
                  | "FindCandidates" >> beam.ParDo(_FindCandidatesFn(cfg)))
-        half = ({"pairs": pairs, "store": store} | "GroupPairsByFirst" >> beam.CoGroupByKey()
-                | "AttachFirst" >> beam.ParDo(_AttachFirstFn(parts)))
-        edges = ({"half": half, "store": store} | "GroupPairsBySecond" >> beam.CoGroupByKey()
+        edges = ({"pairs": pairs, "store": store} | "GroupPairsWithShingles" >> beam.CoGroupByKey()
+                 | "LendShingles" >> beam.ParDo(_LendShinglesFn(parts))
+                 | "GroupPairHalves" >> beam.GroupByKey()
                  | "Verify" >> beam.ParDo(_VerifyFn(cfg)))
         if cfg.components == "union_find":
             assignments = (edges
