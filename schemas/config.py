@@ -105,6 +105,9 @@ class MinHashConfig(_Strict):
     rows: int | None = Field(None, ge=1)
     fp_weight: float = Field(0.05, ge=0, le=1, description="weight of the false-positive area when deriving bands")
     fn_weight: float = Field(0.95, ge=0, le=1, description="weight of the false-negative area")
+    min_recall: float = Field(0.99, ge=0, le=1, description="when deriving bands: the least share of pairs at "
+                              "exactly `threshold` that share a band (verification keeps precision; banding "
+                              "alone loses recall)")
     seed: int = Field(42, ge=0, lt=2**32)
     verify: Literal["jaccard", "signature", "none"] = Field(
         "jaccard", description="check candidate pairs by exact Jaccard of shingles, by signature estimate, or not")
@@ -132,7 +135,8 @@ class MinHashConfig(_Strict):
             raise ValueError("give both 'bands' and 'rows', or neither to derive them from 'threshold'")
         if bands is None and isinstance(num_perm, int):
             bands, rows = optimal_bands(float(raw.get("threshold", 0.8)), num_perm,
-                                        float(raw.get("fp_weight", 0.05)), float(raw.get("fn_weight", 0.95)))
+                                        float(raw.get("fp_weight", 0.05)), float(raw.get("fn_weight", 0.95)),
+                                        float(raw.get("min_recall", 0.99)))
             raw = {**raw, "bands": bands, "rows": rows}
         elif isinstance(bands, int) and isinstance(rows, int) and isinstance(num_perm, int) and bands * rows > num_perm:
             raise ValueError(f"bands x rows = {bands * rows} exceeds num_perm = {num_perm}")

@@ -180,3 +180,15 @@ def test_hash_caches_are_safe_across_threads(monkeypatch):
 
     with ThreadPoolExecutor(8) as pool:
         assert all(pool.map(run, range(3000)))
+
+
+def test_default_bands_find_99_percent_of_pairs_at_the_threshold():
+    """Verification keeps precision, so banding is chosen for recall: 16 x 8 finds only 94.7% of pairs at
+    exactly 0.8."""
+    for threshold in (0.7, 0.8, 0.9):
+        cfg = MinHashConfig(threshold=threshold)
+        assert candidate_probability(threshold, cfg.bands, cfg.rows) >= 0.99, (threshold, cfg.bands, cfg.rows)
+        assert cfg.bands * cfg.rows <= cfg.num_perm
+    assert (MinHashConfig().bands, MinHashConfig().rows) == (16, 6)
+    assert candidate_probability(0.8, 16, 8) < 0.95
+    assert (MinHashConfig(bands=16, rows=8).bands, MinHashConfig(bands=16, rows=8).rows) == (16, 8)  # as given
