@@ -15,6 +15,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from pydantic import BaseModel
 
 from corpusmill.core.language_id import default_model_path
+from corpusmill.pipelines.beam_fixes import fix_runner_data_race
 from corpusmill.pipelines.errors import UsageError
 from corpusmill.pipelines.io import manifest as manifests
 from corpusmill.pipelines.io import report as reports
@@ -151,6 +152,7 @@ def quiet_local_workers() -> Iterator[None]:
     """Start the local runner's worker processes through pipelines/worker.py, which keeps their start-up
     chatter off the console. Beam builds the worker command from `sys.executable` when the pipeline
     runs, so it is pointed there for that long (other runners never read it)."""
+    fix_runner_data_race()  # the local runner drops data at random without it (see beam_fixes.py)
     python = sys.executable
     sys.executable = f"{python} -m corpusmill.pipelines.worker"
     try:

@@ -257,30 +257,3 @@ def test_rehydration_repeats_documents_of_large_clusters(tmp_path):
         copies[row["doc_id"]] = copies.get(row["doc_id"], 0) + 1
     assert copies == {f"d{i}": 3 if i < 10 else 1 for i in range(40)}
 
-
-def test_copies_are_chosen_from_grouped_documents(tmp_path):
-    """Beam 2.77's local runner with two workers lost documents at random from a step that read ungrouped
-    tokenized documents while waiting for the plan computed from them (seen at 80M tokens, too large for a
-    test; see SelectCopiesFn). The step must read them through a GroupByKey."""
-    import apache_beam as beam
-
-    from corpusmill.pipelines.stages import mix
-    from corpusmill.pipelines.transforms.write import OutputSpec
-    from corpusmill.schemas.config import load_config
-
-    config = load_config(_deepseek_math(tmp_path), "mix")
-    pipeline = beam.Pipeline()
-    mix.build(pipeline, config, {}, OutputSpec(str(tmp_path / "out"), 1, "zstd", mix.schemas(config, {})))
-    producers = {}
-
-    class Visitor(beam.pipeline.PipelineVisitor):
-        def visit_transform(self, node):
-            for pcoll in node.outputs.values():
-                producers[pcoll] = node.full_label
-
-        def enter_composite_transform(self, node):
-            self.visit_transform(node)
-
-    pipeline.visit(Visitor())
-    select = next(n for n in pipeline.transforms_stack[0].parts if n.full_label == "SelectCopies")
-    assert [producers[p] for p in select.main_inputs.values()] == ["GroupByBucket"]

@@ -1,8 +1,8 @@
 """The `mix` stage: sources sampled to target token shares and shuffled into training shards.
 
 ReadSources (conditions, empty text) -> Filter/decontamination_v1 -> Tokenize -> Plan (token mass
-per source, rehydration group and hash bucket; one global combine) -> GroupByBucket -> SelectCopies
-(the plan as a side input) -> GroupByShard -> WriteShard (documents/part-*.parquet and tokens/part-*.bin/.idx).
+per source, rehydration group and hash bucket; one global combine) -> SelectCopies (the plan as a
+side input) -> GroupByShard -> WriteShard (documents/part-*.parquet and tokens/part-*.bin/.idx).
 
 Accounting: inputs == documents in the mixture (first copies) + removed (conditions, no text,
 contamination, not sampled) + errors. Up-sampled documents' further copies are rows of documents/
@@ -29,7 +29,6 @@ from corpusmill.pipelines.launch import StageSpec
 from corpusmill.pipelines.transforms.filter import ApplyFilter
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED
 from corpusmill.pipelines.transforms.mix import (
-    BUCKET,
     PLAN,
     STAGE,
     PlanMixture,
@@ -126,11 +125,8 @@ def build(pipeline: beam.Pipeline, config: MixConfig, formats: dict[str, str], o
                  | "Tokenize" >> beam.ParDo(TokenizeFn(enc, dtype.str, config)).with_outputs(ERRORS, main="docs"))
     errors.append(tokenized.errors)
     plan = beam.pvalue.AsSingleton(tokenized.docs | "Plan" >> PlanMixture(config, dtype.itemsize, output.out))
-    selected = (tokenized.docs
-                | "KeyByBucket" >> beam.Map(lambda doc: (doc[BUCKET], doc))
-                | "GroupByBucket" >> beam.GroupByKey()
-                | "SelectCopies" >> beam.ParDo(SelectCopiesFn(config.seed), plan=plan).with_outputs(REMOVED,
-                                                                                                   main="copies"))
+    selected = tokenized.docs | "SelectCopies" >> beam.ParDo(SelectCopiesFn(config.seed), plan=plan).with_outputs(
+        REMOVED, main="copies")
     removed.append(selected.removed)
     _ = (selected.copies
          | "GroupByShard" >> beam.GroupByKey()
