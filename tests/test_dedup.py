@@ -184,21 +184,30 @@ def test_curate_with_a_dedup_section(data_dir, tmp_path):
     assert (out / "index" / "part-00000-of-00001.parquet").exists()
 
 
-def test_a_document_whose_fingerprinting_raises_is_an_error_row(tmp_path, data_dir, monkeypatch):
+@pytest.mark.parametrize("step", ["shingles", "signatures"])
+def test_a_document_whose_fingerprinting_raises_is_an_error_row(step, tmp_path, data_dir, monkeypatch):
+    """Shingling fails one document; a signature pass fails its whole batch and is redone document by
+    document: either way only the bad document is an error row."""
     from corpusmill.pipelines.transforms.dedup import near
 
     texts = _base_texts(data_dir)
     docs = tmp_path / "docs.jsonl"
     docs.write_text("".join(json.dumps({"id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(texts))
                     + json.dumps({"id": "poison", "text": "POISON " + texts[0]}) + "\n")
-    real = near.shingles
+    poison = shingles("POISON " + texts[0], "en", DEFAULT_SHINGLES)
+    real = getattr(near, step)
 
     def shingles_or_raise(text, lang, spec):
         if text.startswith("POISON"):
             raise MemoryError("simulated: the shingle set did not fit")
         return real(text, lang, spec)
 
-    monkeypatch.setattr(near, "shingles", shingles_or_raise)
+    def signatures_or_raise(sets, *args):
+        if any(len(s) == len(poison) and (s == poison).all() for s in sets):
+            raise MemoryError("simulated: a signature pass failed")
+        return real(sets, *args)
+
+    monkeypatch.setattr(near, step, shingles_or_raise if step == "shingles" else signatures_or_raise)
     out = tmp_path / "out"
     assert run_cli("dedup", "--config", str(CONFIG), "--output", str(out), "--input", str(docs)) == 0
     report = json.loads((out / "report.json").read_text())
@@ -240,30 +249,6 @@ def test_a_repeated_id_is_an_error_row_not_a_merge(corpus, tmp_path):
     first_line = len((json.dumps({"id": "x", "text": docs["a"]}) + "\n").encode())
     assert (error["record_id"], error["error_class"], error["input_offset"]) == ("x", "RepeatedId", first_line)
     assert "unique" in error["message"]
-
-
-def test_a_batch_whose_signatures_raise_fails_only_its_bad_document(tmp_path, data_dir, monkeypatch):
-    from corpusmill.pipelines.transforms.dedup import near
-
-    texts = _base_texts(data_dir)
-    poison = shingles("POISON " + texts[0], "en", DEFAULT_SHINGLES)
-    docs = tmp_path / "docs.jsonl"
-    docs.write_text("".join(json.dumps({"id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(texts))
-                    + json.dumps({"id": "poison", "text": "POISON " + texts[0]}) + "\n")
-    real = near.signatures
-
-    def signatures_or_raise(sets, *args):
-        if any(len(s) == len(poison) and (s == poison).all() for s in sets):
-            raise FloatingPointError("simulated: a signature pass failed")
-        return real(sets, *args)
-
-    monkeypatch.setattr(near, "signatures", signatures_or_raise)
-    out = tmp_path / "out"
-    assert run_cli("dedup", "--config", str(CONFIG), "--output", str(out), "--input", str(docs)) == 0
-    report = json.loads((out / "report.json").read_text())
-    assert report["accounting_ok"] and (report["kept"], report["errors"]) == (4, 1)
-    (error,) = pq.read_table(out / "errors").to_pylist()
-    assert (error["record_id"], error["error_class"]) == ("poison", "FloatingPointError")
 
 
 def test_warc_input_shows_reading_and_extraction_in_the_funnel(data_dir, tmp_path):
