@@ -34,12 +34,16 @@ class DedupDocuments(beam.PTransform):
         if s.url:
             docs, dropped = docs | "Dedup/Url" >> DropDuplicatesByKey("url", rule)
             removed.append(dropped)
-        if s.exact:
+        # With MinHash on (and no URL step before it), exact duplicates are settled by their ranks alone and
+        # removed where MinHash writes the documents, so documents cross one shuffle in all of dedup.
+        exact_by_rank = s.exact and s.minhash.enabled and not s.url
+        if s.exact and not exact_by_rank:
             docs, dropped = docs | "Dedup/Exact" >> DropDuplicatesByKey("exact", rule)
             removed.append(dropped)
         if s.minhash.enabled:
             dropped, failed = docs | "Dedup/MinHash" >> FindNearDuplicates(
-                s.minhash, rule, self.earlier_index_files, s.write_index, self.output, self.table)
+                s.minhash, rule, self.earlier_index_files, s.write_index, self.output, self.table,
+                exact=exact_by_rank)
             removed.append(dropped)
             errors.append(failed)
             docs = None

@@ -1,14 +1,17 @@
-"""URL and exact duplicates: one GroupByKey on the normalised URL or text, the best-ranked copy kept."""
+"""URL and exact duplicates: one GroupByKey on the normalised URL or text, the best-ranked copy kept; with
+MinHash on, exact duplicates by ranks alone (ExactVerdicts), applied where the documents are written."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 import apache_beam as beam
 
-from corpusmill.filters.dedup.keys import SurvivorRule, text_key, url_key
-from corpusmill.pipelines.transforms.dedup.common import EXACT_FILTER, STAGE, URL_FILTER
+from corpusmill.filters.dedup.keys import Rank, SurvivorRule, text_key, url_key
+from corpusmill.pipelines.io.shards import shard_of
+from corpusmill.pipelines.transforms.dedup.common import EXACT_FILTER, STAGE, URL_FILTER, chunks_by_partition
 from corpusmill.pipelines.transforms.ledger import REMOVED, count
 from corpusmill.schemas.records import Document, Removal
 
@@ -59,3 +62,42 @@ class DropDuplicatesByKey(beam.PTransform):
                     REMOVED, main="docs"))
         merged = (kept.docs, keyed.unkeyed) | "Merge" >> beam.Flatten()
         return merged, kept[REMOVED]
+
+
+@dataclass(frozen=True)
+class ExactVerdict:
+    """A document's exact-duplicate group: its survivor's id (None for the survivor) and the group's size."""
+
+    survivor_id: str | None
+    group_size: int
+
+
+def _key_rank(doc: Document, rule: SurvivorRule) -> tuple[str, tuple[Rank, int]]:
+    return text_key(doc.text), (rule.rank(doc), doc.cluster_size or 1)
+
+
+def _verdicts(keyed: tuple[str, Iterable[tuple[Rank, int]]], num_shards: int) -> Iterator[tuple[int, bytes]]:
+    members = sorted(keyed[1])
+    if len(members) < 2:
+        return
+    survivor, size = members[0][0], sum(n for _, n in members)
+    out = [(shard_of(survivor.id, num_shards), (survivor.id, ExactVerdict(None, size)))]
+    out += [(shard_of(rank.id, num_shards), (rank.id, ExactVerdict(survivor.id, size))) for rank, _ in members[1:]]
+    yield from chunks_by_partition(out)
+
+
+class ExactVerdicts(beam.PTransform):
+    """Exact duplicates by their ranks alone: (text hash, rank) pairs cross one shuffle, the best rank of
+    each hash survives, and every member of a group with copies gets its verdict, keyed by output shard
+    for the final write. Documents stay where they are (grouping whole documents by their text was one
+    of the two shuffles of every document)."""
+
+    def __init__(self, rule: SurvivorRule, num_shards: int):
+        super().__init__()
+        self.rule, self.num_shards = rule, num_shards
+
+    def expand(self, docs):
+        return (docs
+                | "KeyRank" >> beam.Map(_key_rank, self.rule)
+                | "GroupByText" >> beam.GroupByKey()
+                | "Verdicts" >> beam.FlatMap(_verdicts, self.num_shards))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import apache_beam as beam
 import numpy as np
 
-from corpusmill.pipelines.transforms.dedup.common import NEAR_FILTER, STAGE, unpack
+from corpusmill.pipelines.transforms.dedup.common import EXACT_FILTER, NEAR_FILTER, STAGE, unpack
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED, count
 from corpusmill.pipelines.transforms.write import OutputSpec, write_table_shard
 from corpusmill.schemas.records import Document, ErrorRecord, Removal
@@ -61,6 +61,7 @@ class FinishShardFn(beam.DoFn):
     def process(self, keyed: tuple[int, dict]) -> Iterator:
         shard, groups = keyed
         assignments = dict(unpack(groups["assignments"]))
+        exact = dict(unpack(groups.get("exact", ())))
         kept, index, first = [], [], {}
         # every copy of an id is in this shard (shards are by id); the first in input order is the document
         for doc, fingerprint in sorted(unpack(groups["docs"]), key=lambda pair: _input_order(pair[0])):
@@ -68,6 +69,15 @@ class FinishShardFn(beam.DoFn):
                 yield _repeated_id(doc, first[doc.id])
                 continue
             first[doc.id] = doc
+            verdict = exact.get(doc.id)
+            if verdict is not None and verdict.survivor_id is not None:
+                count(f"{EXACT_FILTER}/removed.exact_duplicate")
+                yield beam.pvalue.TaggedOutput(REMOVED, Removal(
+                    doc.id, STAGE, EXACT_FILTER, "exact_duplicate", doc.input_file, doc.input_offset, doc.url,
+                    {"dedup.group_size": float(verdict.group_size)}, survivor_id=verdict.survivor_id))
+                continue
+            if verdict is not None:  # the survivor of exact copies stands for all of them
+                doc = dataclasses.replace(doc, cluster_id=doc.id, cluster_size=verdict.group_size)
             assignment = assignments.get(doc.id)
             earlier = assignment is not None and assignment.survivor.earlier == 0
             if assignment is not None and (earlier or assignment.survivor.id != doc.id):

@@ -37,6 +37,7 @@ from corpusmill.pipelines.transforms.dedup.clusters import (
     union_find,
 )
 from corpusmill.pipelines.transforms.dedup.common import NEAR_FILTER, STAGE, chunks_by_partition, partition_of, unpack
+from corpusmill.pipelines.transforms.dedup.exact import ExactVerdicts
 from corpusmill.pipelines.transforms.dedup.finish import FinishShardFn, index_table
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED, count, dead_letter
 from corpusmill.pipelines.transforms.write import OutputSpec
@@ -254,12 +255,13 @@ class _StarRounds(beam.PTransform):
 
 class FindNearDuplicates(beam.PTransform):
     """MinHash LSH near-duplicate removal that also writes the documents (`table`) and index shards;
-    returns (removals, errors)."""
+    returns (removals, errors). With `exact`, exact duplicates are found by their ranks alone here too,
+    and removed in the same final write."""
 
     def __init__(self, cfg: MinHashConfig, rule: SurvivorRule, earlier_index_files: list[str],
-                 write_index: bool, output: OutputSpec, table: str = "documents"):
+                 write_index: bool, output: OutputSpec, table: str = "documents", exact: bool = False):
         super().__init__()
-        self.cfg, self.rule = cfg, rule
+        self.cfg, self.rule, self.exact = cfg, rule, exact
         self.earlier_index_files = earlier_index_files
         self.write_index = write_index
         self.output = output
@@ -292,7 +294,10 @@ class FindNearDuplicates(beam.PTransform):
                            | "UnionFind/Step" >> beam.FlatMap(union_find, output.num_shards, cfg.max_local_edges))
         else:
             assignments = edges | "Components" >> _StarRounds(cfg.max_rounds, parts, output.num_shards)
-        result = ({"docs": fp.docs, "assignments": assignments}
+        joined = {"docs": fp.docs, "assignments": assignments}
+        if self.exact:
+            joined["exact"] = docs | "Exact" >> ExactVerdicts(self.rule, output.num_shards)
+        result = (joined
                   | "JoinByShard" >> beam.CoGroupByKey()
                   | "FinishShards" >> beam.ParDo(FinishShardFn(
                       output, self.write_index, self.table, index_table(self.table))).with_outputs(
