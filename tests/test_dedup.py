@@ -132,18 +132,23 @@ def test_datasketch_backend_gives_the_same_result(first_build, corpus, tmp_path)
     assert _outputs(out)[1].keys() == _outputs(first_build)[1].keys()
 
 
-def test_later_build_removes_copies_of_earlier_documents(first_build, corpus, tmp_path):
-    _, docs = corpus
-    kept_before, _ = _outputs(first_build)
+def _later_build(first_build: Path, tmp_path: Path, rows: dict[str, str]):
+    """(kept, removed) of a build of `rows` ({id: text}) deduplicated against `first_build`."""
     new = tmp_path / "new.jsonl"
-    survivor_a = next(k for k in ("a", "a1") if k in kept_before)
-    rows = {"a_again": _edit(docs["a"], 3, "n"), "c_copy": docs["c"], "fresh": _edit(docs["d"], 200, "f")}
     new.write_text("".join(json.dumps({"id": k, "text": v}) + "\n" for k, v in rows.items()))
     config = tmp_path / "incremental.yaml"
     config.write_text(f"dedup:\n  earlier_indexes: [{first_build}]\n")
     out = tmp_path / "build2"
     assert _run(config, out, new) == 0
-    kept, removed = _outputs(out)
+    return _outputs(out)
+
+
+def test_later_build_removes_copies_of_earlier_documents(first_build, corpus, tmp_path):
+    _, docs = corpus
+    kept_before, _ = _outputs(first_build)
+    survivor_a = next(k for k in ("a", "a1") if k in kept_before)
+    kept, removed = _later_build(first_build, tmp_path, {"a_again": _edit(docs["a"], 3, "n"), "c_copy": docs["c"],
+                                                         "fresh": _edit(docs["d"], 200, "f")})
     assert set(kept) == {"fresh"}
     assert removed["c_copy"]["survivor_id"] == "c"
     assert removed["a_again"]["survivor_id"] == survivor_a
@@ -222,14 +227,7 @@ def test_a_verbatim_copy_under_an_earlier_id_is_removed(first_build, corpus, tmp
     _, docs = corpus
     kept_before, _ = _outputs(first_build)
     assert "c" in kept_before
-    new = tmp_path / "night2.jsonl"
-    new.write_text(json.dumps({"id": "c", "text": docs["c"]}) + "\n"
-                   + json.dumps({"id": "fresh", "text": _edit(docs["d"], 200, "f")}) + "\n")
-    config = tmp_path / "incremental.yaml"
-    config.write_text(f"dedup:\n  earlier_indexes: [{first_build}]\n")
-    out = tmp_path / "night2"
-    assert _run(config, out, new) == 0
-    kept, removed = _outputs(out)
+    kept, removed = _later_build(first_build, tmp_path, {"c": docs["c"], "fresh": _edit(docs["d"], 200, "f")})
     assert set(kept) == {"fresh"}
     assert removed["c"]["survivor_id"] == "c" and dict(removed["c"]["scores"])["dedup.earlier_build"] == 1.0
 
