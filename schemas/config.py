@@ -119,8 +119,8 @@ class MinHashConfig(_Strict):
         "union_find", description="connected components by union-find on one worker (one shuffle), or by "
         "large-star/small-star rounds spread over the workers (two shuffles a round) for graphs that do not fit one")
     max_local_edges: int = Field(
-        300_000_000, ge=1, description="verified pairs the union-find path accepts (about 16 bytes each in memory); "
-        "a build with more fails and says to use components: distributed")
+        300_000_000, ge=1, description="verified pairs the union-find path accepts (about 16 bytes each in memory, "
+        "plus the documents in them); a build with more fails and says to use components: distributed")
     max_rounds: int = Field(10, ge=1, le=100, description="large-star/small-star rounds (components: distributed); "
                             "a build whose graph needs more fails and says so")
 

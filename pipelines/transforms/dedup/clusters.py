@@ -3,6 +3,7 @@ union-find on one worker (one shuffle) or in GroupByKey rounds (large-star / sma
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -41,13 +42,13 @@ def union_find(keyed: tuple[int, Iterable[bytes]], num_shards: int, max_edges: i
 
     _, chunks = keyed
     index: dict = {}
-    heads, tails = [], []
+    heads, tails = array("q"), array("q")  # 8 bytes a number, where a list of ints holds objects
     for u, v in unpack(chunks):
         if len(heads) >= max_edges:
             raise TooManyEdges(
                 f"{NEAR_FILTER}: more than minhash.max_local_edges={max_edges} verified pairs (counted both ways); "
                 "set dedup.minhash.components: distributed (and enough max_rounds), or raise max_local_edges "
-                "if one worker has the memory (about 16 bytes a pair)")
+                "if one worker has the memory (about 16 bytes a pair, plus the documents in pairs)")
         heads.append(index.setdefault(u, len(index)))
         tails.append(index.setdefault(v, len(index)))
     if not index:
@@ -56,7 +57,8 @@ def union_find(keyed: tuple[int, Iterable[bytes]], num_shards: int, max_edges: i
     renumber = np.empty(len(nodes), dtype=np.int64)
     renumber[[index[n] for n in nodes]] = np.arange(len(nodes))
     n = len(nodes)
-    graph = coo_matrix((np.ones(len(heads), dtype=np.int8), (renumber[heads], renumber[tails])), shape=(n, n))
+    rows, cols = renumber[np.frombuffer(heads, dtype=np.int64)], renumber[np.frombuffer(tails, dtype=np.int64)]
+    graph = coo_matrix((np.ones(len(heads), dtype=np.int8), (rows, cols)), shape=(n, n))
     _, component = connected_components(graph, directed=False)
     # nodes are in sorted order, so the first node seen of each component is its smallest
     first = {}
