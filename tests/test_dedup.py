@@ -337,3 +337,10 @@ def test_the_union_find_path_does_not_grow_with_max_rounds(tmp_path):
     distributed = _shuffles("dedup:\n  minhash:\n    components: distributed\n    max_rounds: 10\n", tmp_path)
     assert len(distributed) == len(few) - 1 + 2 * 10 + 2
     print(f"shuffles: union_find {len(few)}, distributed with 10 rounds {len(distributed)}")
+
+
+def test_more_pairs_than_max_local_edges_stop_the_build_and_say_what_to_do(corpus, tmp_path):
+    config = tmp_path / "tiny_limit.yaml"
+    config.write_text("dedup:\n  minhash:\n    max_local_edges: 2\n")
+    with pytest.raises(Exception, match="max_local_edges=2 .*components: distributed"):
+        _run(config, tmp_path / "out", corpus[0])

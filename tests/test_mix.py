@@ -256,4 +256,3 @@ def test_rehydration_repeats_documents_of_large_clusters(tmp_path):
     for row in pq.read_table(out / "documents").to_pylist():
         copies[row["doc_id"]] = copies.get(row["doc_id"], 0) + 1
     assert copies == {f"d{i}": 3 if i < 10 else 1 for i in range(40)}
-

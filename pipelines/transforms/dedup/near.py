@@ -77,21 +77,18 @@ class _FingerprintFn(beam.DoFn):
                 yield dead_letter(f"{STAGE}/{NEAR_FILTER}", doc, err)
         batch = fingerprinted
         try:
-            sigs = signatures(sets, cfg.num_perm, cfg.seed, cfg.signature_backend)
-            bands = band_hashes(sigs, cfg.bands, cfg.rows)
+            sigs, bands = self._fingerprints(sets)
         except Exception:  # noqa: BLE001 - dead-letter boundary: each document alone says which one failed
-            sigs, bands, keep = [], [], []
+            keep, alone = [], []
             for i, doc in enumerate(batch):
                 try:
-                    sig = signatures([sets[i]], cfg.num_perm, cfg.seed, cfg.signature_backend)
-                    bands.append(band_hashes(sig, cfg.bands, cfg.rows)[0])
-                    sigs.append(sig[0])
+                    alone.append(self._fingerprints(sets[i:i + 1]))
                     keep.append(i)
                 except Exception as err:  # noqa: BLE001
                     yield dead_letter(f"{STAGE}/{NEAR_FILTER}", doc, err)
             batch, sets, ranks_of = [batch[i] for i in keep], [sets[i] for i in keep], [ranks_of[i] for i in keep]
-            sigs = np.array(sigs, dtype=np.uint32).reshape(len(keep), cfg.num_perm)
-            bands = np.array(bands, dtype=np.uint64).reshape(len(keep), cfg.bands)
+            sigs = np.concatenate([s for s, _ in alone]) if alone else np.empty((0, cfg.num_perm), np.uint32)
+            bands = np.concatenate([b for _, b in alone]) if alone else np.empty((0, cfg.bands), np.uint64)
         store_items, ranks, rows, by_shard = [], [], [], []
         for i, doc in enumerate(batch):
             shard = shard_of(doc.id, self.num_shards)
@@ -114,6 +111,12 @@ class _FingerprintFn(beam.DoFn):
                 yield beam.pvalue.TaggedOutput("bands", (part, chunk))
         for part, chunk in chunks_by_partition(store_items):
             yield beam.pvalue.TaggedOutput("store", (part, chunk))
+
+
+    def _fingerprints(self, sets: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(signatures, band hashes) of shingle sets, one row each."""
+        sigs = signatures(sets, self.cfg.num_perm, self.cfg.seed, self.cfg.signature_backend)
+        return sigs, band_hashes(sigs, self.cfg.bands, self.cfg.rows)
 
 
 class _ReadIndexFn(beam.DoFn):
