@@ -21,6 +21,7 @@ from corpusmill.pipelines.io import manifest as manifests
 from corpusmill.pipelines.io import report as reports
 from corpusmill.pipelines.io import shards
 from corpusmill.pipelines.io.inputs import InputError, resolve_inputs
+from corpusmill.pipelines.io.spill import remove_spills
 from corpusmill.pipelines.options import pipeline_options
 from corpusmill.pipelines.transforms.dedup.clusters import UNCONVERGED
 from corpusmill.pipelines.transforms.ledger import NAMESPACE
@@ -111,6 +112,7 @@ def run_stage(spec: StageSpec, config: BaseModel, inputs_override: list[str] | N
     with quiet_local_workers():
         result = pipeline.run()
         result.wait_until_finish()
+    remove_spills(out)
     counters = read_counters(result)
 
     own_shards, fields = spec.finish(config, out, counters) if spec.finish is not None else ({}, {})
@@ -179,6 +181,7 @@ def read_counters(result) -> dict[str, int]:
 
 def _clear_partial_outputs(out: str) -> None:
     """Remove shards and temporaries of an earlier run of this build (the folder is known to be ours)."""
+    remove_spills(out)
     for table in TABLES:
         matches = FileSystems.match([FileSystems.join(out, table, "part-*")])[0].metadata_list
         if matches:

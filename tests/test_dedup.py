@@ -8,7 +8,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from corpusmill.filters.dedup.minhash import ShingleSpec, jaccard, shingles
+from corpusmill.filters.dedup.minhash import ShingleSpec, jaccard, shingle_hashes, shingles
+from corpusmill.pipelines.io.spill import SPILL_DIR
 from corpusmill.schemas.config import MinHashConfig
 from tests.conftest import run_cli
 
@@ -80,6 +81,11 @@ def first_build(corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("dedup") / "out"
     assert _run(CONFIG, out, corpus[0]) == 0
     return out
+
+
+def test_spill_files_are_gone_after_the_run(first_build):
+    """Documents and shingle sets go through spill files, not shuffles; none is left in the build."""
+    assert (first_build / "documents").is_dir() and not (first_build / SPILL_DIR).exists()
 
 
 def test_known_clusters_are_recovered_exactly(first_build, corpus):
@@ -189,7 +195,7 @@ def test_curate_with_a_dedup_section(data_dir, tmp_path):
     assert (out / "index" / "part-00000-of-00001.parquet").exists()
 
 
-@pytest.mark.parametrize("step", ["shingles", "signatures"])
+@pytest.mark.parametrize("step", ["shingle_hashes", "signatures"])
 def test_a_document_whose_fingerprinting_raises_is_an_error_row(step, tmp_path, data_dir, monkeypatch):
     """Shingling fails one document; a signature pass fails its whole batch and is redone document by
     document: either way only the bad document is an error row."""
@@ -199,7 +205,7 @@ def test_a_document_whose_fingerprinting_raises_is_an_error_row(step, tmp_path, 
     docs = tmp_path / "docs.jsonl"
     docs.write_text("".join(json.dumps({"id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(texts))
                     + json.dumps({"id": "poison", "text": "POISON " + texts[0]}) + "\n")
-    poison = shingles("POISON " + texts[0], "en", DEFAULT_SHINGLES)
+    poison = shingle_hashes("POISON " + texts[0], "en", DEFAULT_SHINGLES)
     real = getattr(near, step)
 
     def shingles_or_raise(text, lang, spec):
@@ -212,7 +218,7 @@ def test_a_document_whose_fingerprinting_raises_is_an_error_row(step, tmp_path, 
             raise MemoryError("simulated: a signature pass failed")
         return real(sets, *args)
 
-    monkeypatch.setattr(near, step, shingles_or_raise if step == "shingles" else signatures_or_raise)
+    monkeypatch.setattr(near, step, shingles_or_raise if step == "shingle_hashes" else signatures_or_raise)
     out = tmp_path / "out"
     assert run_cli("dedup", "--config", str(CONFIG), "--output", str(out), "--input", str(docs)) == 0
     report = json.loads((out / "report.json").read_text())

@@ -40,10 +40,17 @@ class ShingleSpec:
 
 def shingles(text: str, lang: str | None, spec: ShingleSpec) -> np.ndarray:
     """Sorted unique uint32 shingle hashes of `text` (empty for text without words)."""
+    return np.unique(shingle_hashes(text, lang, spec))
+
+
+def shingle_hashes(text: str, lang: str | None, spec: ShingleSpec) -> np.ndarray:
+    """The uint32 hash of every shingle of `text` in text order, repeats included: a MinHash signature is
+    the same with or without repeats, and making the set (a sort) cost as much as the signature, so the set
+    is made only for documents whose Jaccard similarity is checked."""
     if spec.lowercase:
         text = text.lower()
     if spec.kind == "char":
-        return np.unique(fold32(char_hashes(" ".join(text.split())), spec.n))
+        return fold32(char_hashes(" ".join(text.split())), spec.n)
     if text_units.segmenter_for(lang, text) is None:
         hashes = spaced_word_hashes(text)
     else:
@@ -51,7 +58,7 @@ def shingles(text: str, lang: str | None, spec: ShingleSpec) -> np.ndarray:
         hashes = token_hashes(tokens)
     if not len(hashes):
         return np.empty(0, dtype=np.uint32)
-    return np.unique(fold32(hashes, spec.n))
+    return fold32(hashes, spec.n)
 
 
 @cache

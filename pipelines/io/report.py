@@ -43,12 +43,17 @@ def written_keys(table: str, row: dict) -> list[str]:
         return []
     if row.get("copy"):
         return []  # a mixture's further copies of a document: the document is counted at its first
-    keys = [f"{WRITTEN}documents"]
-    if "lang" in row:  # a documents table (an SFT table has no language, text or clusters)
-        keys.append(f"{WRITTEN}documents.lang{SEP}{row['lang'] or 'unknown'}")
-        keys.append(f"{WRITTEN}documents.length{SEP}{_bin(len(row['text']), LENGTH_BINS)}")
-        if row.get("cluster_size"):
-            keys.append(f"{WRITTEN}documents.cluster_size{SEP}{_bin(row['cluster_size'], CLUSTER_BINS)}")
+    if "lang" not in row:  # an SFT table has no language, text or clusters
+        return [f"{WRITTEN}documents"]
+    return document_keys(row["lang"], len(row["text"]), row.get("cluster_size"))
+
+
+def document_keys(lang: str | None, length: int, cluster_size: int | None) -> list[str]:
+    """The counter names one written document (of a table with languages, texts and clusters) adds 1 to."""
+    keys = [f"{WRITTEN}documents", f"{WRITTEN}documents.lang{SEP}{lang or 'unknown'}",
+            f"{WRITTEN}documents.length{SEP}{_bin(length, LENGTH_BINS)}"]
+    if cluster_size:
+        keys.append(f"{WRITTEN}documents.cluster_size{SEP}{_bin(cluster_size, CLUSTER_BINS)}")
     return keys
 
 

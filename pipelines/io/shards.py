@@ -46,14 +46,21 @@ def sorted_rows(records: Iterable) -> list[dict]:
 
 def write_rows(final: str, rows: list[dict], schema: pa.Schema, compression: str = "zstd") -> None:
     """Atomically write `rows` as a Parquet file with `schema`."""
-    _check_struct_fields(rows, schema)
+    check_struct_fields(rows, schema)
+    write_table(final, pa.Table.from_pylist(rows, schema=schema), schema, compression)
+
+
+def write_table(final: str, table: pa.Table, schema: pa.Schema, compression: str = "zstd") -> None:
+    """Atomically write an Arrow table as a Parquet file with `schema` (its columns, in that order)."""
     codec = None if compression == "none" else compression
-    if not rows:
+    if not table.num_rows:
         # no row group at all: `datasets` reads its batch size off the first row group and fails on an empty one
         atomically(final, lambda out: pq.ParquetWriter(out, schema, compression=codec).close())
         return
-    arrow = pa.Table.from_pylist(rows, schema=schema)
-    atomically(final, lambda out: pq.write_table(arrow, out, compression=codec, row_group_size=ROWS_PER_ROW_GROUP))
+    # one chunk per column, as a table made from rows has, so the file's bytes never depend on how the
+    # rows were gathered
+    table = table.select(schema.names).cast(schema).combine_chunks()
+    atomically(final, lambda out: pq.write_table(table, out, compression=codec, row_group_size=ROWS_PER_ROW_GROUP))
 
 
 def write_jsonl(final: str, rows: list[dict]) -> None:
@@ -72,7 +79,7 @@ def atomically(final: str, write: Callable[[BinaryIO], object]) -> None:
     FileSystems.rename([tmp], [final])
 
 
-def _check_struct_fields(rows: list[dict], schema: pa.Schema) -> None:
+def check_struct_fields(rows: list[dict], schema: pa.Schema) -> None:
     """pyarrow drops dict keys a struct has no field for: a signal no step declared would vanish unseen."""
     for field in schema:
         if not pa.types.is_struct(field.type) and not pa.types.is_null(field.type):

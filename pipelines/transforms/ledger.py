@@ -8,9 +8,11 @@ import logging
 from collections import Counter
 
 import apache_beam as beam
+import pyarrow as pa
+import pyarrow.compute as pc
 from apache_beam.metrics import Metrics
 
-from corpusmill.pipelines.io.report import written_keys
+from corpusmill.pipelines.io.report import document_keys, written_keys
 from corpusmill.schemas.records import Document, ErrorRecord, RawRecord
 
 NAMESPACE = "corpusmill"
@@ -41,5 +43,19 @@ def count_written(table: str, rows: list[dict]) -> None:
     for row in rows:
         for key in written_keys(table, row):
             counts[key] += 1
+    for key, n in counts.items():
+        count(key, n)
+
+
+def count_written_table(table: str, arrow: pa.Table) -> None:
+    """`count_written` for rows held as an Arrow table: a documents table's languages, lengths and cluster
+    sizes are read off its columns, without making a Python string of every text."""
+    if table != "documents" or "lang" not in arrow.column_names or "copy" in arrow.column_names:
+        count_written(table, arrow.to_pylist())
+        return
+    lengths = pc.utf8_length(arrow["text"]).to_pylist()
+    counts = Counter(key for lang, length, size in zip(arrow["lang"].to_pylist(), lengths,
+                                                       arrow["cluster_size"].to_pylist(), strict=True)
+                     for key in document_keys(lang, length, size))
     for key, n in counts.items():
         count(key, n)

@@ -8,10 +8,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import apache_beam as beam
+import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 
 from corpusmill.pipelines.io import shards
-from corpusmill.pipelines.transforms.ledger import count_written
+from corpusmill.pipelines.transforms.ledger import count_written, count_written_table
 from corpusmill.schemas.config import OutputConfig
 from corpusmill.schemas.tables import TableSchemas
 
@@ -43,6 +44,16 @@ def write_table_shard(spec: OutputSpec, table: str, shard: int, rows: list[dict]
     shards.write_rows(final, rows, spec.schemas.of(table), spec.compression)
     if table == "documents" and spec.schemas.documents == "sft":
         shards.write_jsonl(FileSystems.join(spec.out, shards.shard_name(SFT_JSONL, shard, n, ".jsonl")), rows)
+    return final
+
+
+def write_arrow_shard(spec: OutputSpec, table: str, shard: int, arrow: pa.Table) -> str:
+    """`write_table_shard` for rows held as an Arrow table (in written order, with the table's columns)."""
+    if table == "documents" and spec.schemas.documents == "sft":
+        return write_table_shard(spec, table, shard, arrow.select(spec.schemas.of(table).names).to_pylist())
+    count_written_table(table, arrow)
+    final = FileSystems.join(spec.out, shards.shard_name(table, shard, spec.shards_of(table)))
+    shards.write_table(final, arrow, spec.schemas.of(table), spec.compression)
     return final
 
 

@@ -1,31 +1,21 @@
-"""The last dedup step of one output shard: apply cluster assignments, write the documents (and index)
-shard, and file a removal per near duplicate."""
+"""The last dedup step of one output shard: read its documents back from the spill files, apply the
+exact and near-duplicate verdicts, write the documents (and index) shard, and file a removal per
+duplicate. The documents stay an Arrow table throughout: only ids and cluster columns become Python."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import apache_beam as beam
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from corpusmill.pipelines.transforms.dedup.common import EXACT_FILTER, NEAR_FILTER, STAGE, unpack
+from corpusmill.pipelines.transforms.dedup.spilled_documents import BANDS, FINGERPRINTED, SIGNATURE, read_documents
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED, count
-from corpusmill.pipelines.transforms.write import OutputSpec, write_table_shard
-from corpusmill.schemas.records import Document, ErrorRecord, Removal
-
-
-@dataclass(frozen=True)
-class IndexRow:
-    """One row of the index table."""
-
-    id: str
-    bands: np.ndarray
-    signature: np.ndarray
-
-    def to_row(self) -> dict:
-        return {"id": self.id, "bands": self.bands.tolist(), "signature": self.signature.tolist()}
+from corpusmill.pipelines.transforms.write import OutputSpec, write_arrow_shard
+from corpusmill.schemas.records import ErrorRecord, Removal
 
 
 def index_table(table: str) -> str:
@@ -33,25 +23,20 @@ def index_table(table: str) -> str:
     return "index" if table == "documents" else f"{table}_index"
 
 
-def _input_order(doc: Document) -> tuple[str, str, int]:
-    return doc.id, doc.input_file, doc.input_offset or 0
+def _in_input_order(docs: pa.Table) -> pa.Table:
+    """Sorted by id, then where each copy was read: every copy of an id is in this shard (shards are by id),
+    and the first in input order is the document."""
+    keys = pa.table({"id": docs["id"], "file": docs["input_file"], "offset": pc.fill_null(docs["input_offset"], 0)})
+    return docs.take(pc.sort_indices(keys, [("id", "ascending"), ("file", "ascending"), ("offset", "ascending")]))
 
 
-def _repeated_id(doc: Document, first: Document) -> beam.pvalue.TaggedOutput:
-    """An error row for a document whose id an earlier document of this build has: ids name documents in
-    the index and in later builds, so two documents must never be merged under one."""
-    stage = f"{STAGE}/{NEAR_FILTER}"
-    count(f"{stage}/errors")
-    where = f"{first.input_file}" + (f" record {first.input_offset}" if first.input_offset is not None else "")
-    return beam.pvalue.TaggedOutput(ERRORS, ErrorRecord(
-        doc.input_file, stage, "RepeatedId",
-        f"id {doc.id!r} is already the id of another document of this build ({where}); ids must be unique",
-        doc.input_offset, doc.id))
+def _where(row: dict) -> str:
+    return row["input_file"] + (f" record {row['input_offset']}" if row["input_offset"] is not None else "")
 
 
 class FinishShardFn(beam.DoFn):
-    """One output shard: apply the cluster assignments, write its documents (and index) shard,
-    and emit a removal per near duplicate. Writing here spares the documents a second shuffle."""
+    """One output shard: apply the verdicts, write its documents (and index) shard, and emit a removal per
+    duplicate and an error per repeated id."""
 
     def __init__(self, output: OutputSpec, write_index: bool, table: str = "documents", index_table: str = "index"):
         self.output = output
@@ -60,42 +45,80 @@ class FinishShardFn(beam.DoFn):
 
     def process(self, keyed: tuple[int, dict]) -> Iterator:
         shard, groups = keyed
+        docs = read_documents(groups["docs"])
+        if docs is None:
+            return
+        docs = _in_input_order(docs)
         assignments = dict(unpack(groups["assignments"]))
         exact = dict(unpack(groups.get("exact", ())))
-        kept, index, first = [], [], {}
-        # every copy of an id is in this shard (shards are by id); the first in input order is the document
-        for doc, fingerprint in sorted(unpack(groups["docs"]), key=lambda pair: _input_order(pair[0])):
-            if doc.id in first:
-                yield _repeated_id(doc, first[doc.id])
+        ids = docs["id"].to_pylist()
+        cluster_ids, sizes = docs["cluster_id"].to_pylist(), docs["cluster_size"].to_pylist()
+        keep = np.ones(len(ids), dtype=bool)
+        removals, repeated = [], []  # (row, removal fields), (row, row of the first copy)
+        first = -1
+        for i, doc_id in enumerate(ids):
+            if i and doc_id == ids[i - 1]:
+                keep[i] = False
+                repeated.append((i, first))
                 continue
-            first[doc.id] = doc
-            verdict = exact.get(doc.id)
+            first = i
+            verdict, assignment = exact.get(doc_id), assignments.get(doc_id)
             if verdict is not None and verdict.survivor_id is not None:
-                count(f"{EXACT_FILTER}/removed.exact_duplicate")
-                yield beam.pvalue.TaggedOutput(REMOVED, Removal(
-                    doc.id, STAGE, EXACT_FILTER, "exact_duplicate", doc.input_file, doc.input_offset, doc.url,
-                    {"dedup.group_size": float(verdict.group_size)}, survivor_id=verdict.survivor_id))
+                keep[i] = False
+                removals.append((i, (EXACT_FILTER, "exact_duplicate", {"dedup.group_size": float(verdict.group_size)},
+                                     verdict.survivor_id)))
                 continue
             if verdict is not None:  # the survivor of exact copies stands for all of them
-                doc = dataclasses.replace(doc, cluster_id=doc.id, cluster_size=verdict.group_size)
-            assignment = assignments.get(doc.id)
+                cluster_ids[i], sizes[i] = doc_id, verdict.group_size
             earlier = assignment is not None and assignment.survivor.earlier == 0
-            if assignment is not None and (earlier or assignment.survivor.id != doc.id):
-                count(f"{NEAR_FILTER}/removed.near_duplicate")
-                yield beam.pvalue.TaggedOutput(REMOVED, Removal(
-                    doc.id, STAGE, NEAR_FILTER, "near_duplicate", doc.input_file, doc.input_offset, doc.url,
-                    {"dedup.cluster_size": float(assignment.cluster_size), "dedup.earlier_build": float(earlier)},
-                    survivor_id=assignment.survivor.id))
+            if assignment is not None and (earlier or assignment.survivor.id != doc_id):
+                keep[i] = False
+                removals.append((i, (NEAR_FILTER, "near_duplicate", {
+                    "dedup.cluster_size": float(assignment.cluster_size), "dedup.earlier_build": float(earlier)},
+                    assignment.survivor.id)))
                 continue
             if assignment is not None:
-                doc = dataclasses.replace(doc, cluster_id=assignment.cluster_id,
-                                          cluster_size=assignment.cluster_size)
+                cluster_ids[i], sizes[i] = assignment.cluster_id, assignment.cluster_size
             else:
-                doc = dataclasses.replace(doc, cluster_id=doc.cluster_id or doc.id,
-                                          cluster_size=doc.cluster_size or 1)
-            kept.append(doc.to_row())
-            if self.write_index and fingerprint is not None:
-                index.append(IndexRow(doc.id, fingerprint.bands, fingerprint.signature).to_row())
-        yield write_table_shard(self.output, self.table, shard, kept)
+                cluster_ids[i], sizes[i] = cluster_ids[i] or doc_id, sizes[i] or 1
+        yield from self._removals(docs, removals)
+        yield from self._repeated(docs, repeated)
+        docs = docs.set_column(docs.schema.get_field_index("cluster_id"), "cluster_id",
+                               pa.array(cluster_ids, docs.schema.field("cluster_id").type))
+        docs = docs.set_column(docs.schema.get_field_index("cluster_size"), "cluster_size",
+                               pa.array(sizes, docs.schema.field("cluster_size").type))
+        kept = docs.filter(pa.array(keep))
+        yield write_arrow_shard(self.output, self.table, shard, kept)
         if self.write_index:
-            write_table_shard(self.output, self.index_table, shard, index)
+            indexed = kept.filter(kept[FINGERPRINTED])
+            write_arrow_shard(self.output, self.index_table, shard, pa.table(
+                {"id": indexed["id"], "bands": indexed[BANDS], "signature": indexed[SIGNATURE]}))
+
+    @staticmethod
+    def _removals(docs: pa.Table, removals: list) -> Iterator:
+        if not removals:
+            return
+        rows = docs.select(["id", "input_file", "input_offset", "url"]).take(
+            pa.array([i for i, _ in removals], pa.int64())).to_pylist()
+        for row, (_, (filter_name, reason, scores, survivor)) in zip(rows, removals, strict=True):
+            count(f"{filter_name}/removed.{reason}")
+            yield beam.pvalue.TaggedOutput(REMOVED, Removal(
+                row["id"], STAGE, filter_name, reason, row["input_file"], row["input_offset"], row["url"], scores,
+                survivor_id=survivor))
+
+    @staticmethod
+    def _repeated(docs: pa.Table, repeated: list[tuple[int, int]]) -> Iterator:
+        """An error row per document whose id an earlier document of this build has: ids name documents in
+        the index and in later builds, so two documents must never be merged under one."""
+        if not repeated:
+            return
+        stage = f"{STAGE}/{NEAR_FILTER}"
+        where = docs.select(["id", "input_file", "input_offset"])
+        rows = where.take(pa.array([i for i, _ in repeated], pa.int64())).to_pylist()
+        firsts = where.take(pa.array([j for _, j in repeated], pa.int64())).to_pylist()
+        for row, first in zip(rows, firsts, strict=True):
+            count(f"{stage}/errors")
+            yield beam.pvalue.TaggedOutput(ERRORS, ErrorRecord(
+                row["input_file"], stage, "RepeatedId",
+                f"id {row['id']!r} is already the id of another document of this build ({_where(first)}); "
+                "ids must be unique", row["input_offset"], row["id"]))

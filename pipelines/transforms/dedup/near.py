@@ -2,14 +2,16 @@
 verified candidate pairs and connected components (union-find on one worker, or GroupByKey rounds).
 
 Near-duplicate data flow (every shuffle is keyed by a hash partition, so no step holds
-more than one partition of the buckets, the shingles or the graph):
+more than one partition of the buckets, the shingles or the graph; documents and shingle sets are
+written to spill files where they are read, and only the files' paths are shuffled):
 
   Fingerprint (batches)  -> band entries by partition --GroupByKey--> FindCandidates -> pairs
-                         -> shingles/signatures by partition (the "store")
+                         -> spill: shingles/signatures by partition (the "store")
+                         -> spill: documents and fingerprints by output shard
   pairs (to both documents' partitions) + store --CoGroupByKey--> lend shingles --GroupByKey--> Verify -> edges
   edges --one GroupByKey--> union-find                        -> one assignment per clustered document
      (or --(large-star, small-star) x max_rounds--> Label)
-  documents + assignments + fingerprints --CoGroupByKey by id--> kept / removed / index rows
+  documents + assignments (+ exact verdicts) --CoGroupByKey by output shard--> kept / removed / index rows
 
 Cluster labels are the best-ranked member (filters/dedup/keys.Rank), so the label of a
 component is also its survivor; every choice depends only on ids, texts and the config.
@@ -20,15 +22,26 @@ from __future__ import annotations
 import pickle
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 import apache_beam as beam
 import numpy as np
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
 from corpusmill.filters.dedup.candidates import find_candidates
 from corpusmill.filters.dedup.keys import Rank, SurvivorRule, earlier_rank
-from corpusmill.filters.dedup.minhash import ShingleSpec, band_hashes, estimated_jaccard, jaccard, shingles, signatures
+from corpusmill.filters.dedup.minhash import (
+    ShingleSpec,
+    band_hashes,
+    estimated_jaccard,
+    jaccard,
+    shingle_hashes,
+    signatures,
+)
 from corpusmill.pipelines.io.shards import shard_of
+from corpusmill.pipelines.io.spill import SpillBuffer, read_blobs, spill_folder
 from corpusmill.pipelines.transforms.dedup.clusters import (
     assign_clusters,
     label_components,
@@ -39,6 +52,7 @@ from corpusmill.pipelines.transforms.dedup.clusters import (
 from corpusmill.pipelines.transforms.dedup.common import NEAR_FILTER, STAGE, chunks_by_partition, partition_of, unpack
 from corpusmill.pipelines.transforms.dedup.exact import ExactVerdicts
 from corpusmill.pipelines.transforms.dedup.finish import FinishShardFn, index_table
+from corpusmill.pipelines.transforms.dedup.spilled_documents import documents_blob
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED, count, dead_letter
 from corpusmill.pipelines.transforms.write import OutputSpec
 from corpusmill.schemas.config import MinHashConfig
@@ -47,21 +61,38 @@ from corpusmill.schemas.records import Document
 FINGERPRINT_BATCH = (256, 2048)  # documents per NumPy signature pass (min, max)
 
 
-@dataclass(frozen=True)
-class Fingerprint:
-    """What a kept document leaves in the index: its band hashes and signature."""
+class _SpillingFn(beam.DoFn):
+    """A DoFn that spills bulky outputs (pipelines/io/spill.py): one file per key and bundle, whose
+    (key, path) is the element that crosses the shuffle."""
 
-    bands: np.ndarray
-    signature: np.ndarray
+    def __init__(self, spill_root: str):
+        self.spill_root = spill_root
+
+    def start_bundle(self):
+        self._spills = {tag: SpillBuffer(FileSystems.join(self.spill_root, tag)) for tag in self.SPILLED}
+
+    def spill(self, tag: str, key: int, blob: bytes) -> Iterator:
+        for written in self._spills[tag].add(key, blob):
+            yield beam.pvalue.TaggedOutput(tag, written)
+
+    def finish_bundle(self):
+        for tag, buffer in self._spills.items():
+            for written in buffer.flush():
+                yield beam.pvalue.TaggedOutput(tag, WindowedValue(written, MIN_TIMESTAMP, [GlobalWindow()]))
 
 
-class _FingerprintFn(beam.DoFn):
-    """A batch of documents -> per-document fingerprints, band entries and store entries by partition."""
+class _FingerprintFn(_SpillingFn):
+    """A batch of documents -> band entries by partition (shuffled), and two spills: the documents with
+    their fingerprints by output shard, and the store (rank, shingles, signature) by partition."""
 
-    def __init__(self, cfg: MinHashConfig, rule: SurvivorRule, num_shards: int):
+    SPILLED = ("docs", "store")
+
+    def __init__(self, cfg: MinHashConfig, rule: SurvivorRule, output: OutputSpec, table: str, spill_root: str):
+        super().__init__(spill_root)
         self.cfg = cfg
         self.rule = rule
-        self.num_shards = num_shards
+        self.num_shards = output.num_shards
+        self.schema = output.schemas.of(table)
         self.spec = ShingleSpec.of(cfg)
 
     def process(self, batch: list[Document]) -> Iterator:
@@ -69,7 +100,7 @@ class _FingerprintFn(beam.DoFn):
         sets, ranks_of, fingerprinted = [], [], []
         for doc in batch:
             try:
-                sets.append(shingles(doc.text, doc.lang, self.spec))
+                sets.append(shingle_hashes(doc.text, doc.lang, self.spec))
                 ranks_of.append(self.rule.rank(doc, doc.cluster_size or 1))
                 fingerprinted.append(doc)
             except Exception as err:  # noqa: BLE001 - dead-letter boundary: one document never fails a build
@@ -89,29 +120,24 @@ class _FingerprintFn(beam.DoFn):
             batch, sets, ranks_of = [batch[i] for i in keep], [sets[i] for i in keep], [ranks_of[i] for i in keep]
             sigs = np.concatenate([s for s, _ in alone]) if alone else np.empty((0, cfg.num_perm), np.uint32)
             bands = np.concatenate([b for _, b in alone]) if alone else np.empty((0, cfg.bands), np.uint64)
-        store_items, ranks, rows, by_shard = [], [], [], []
+        has_words = np.fromiter((len(sh) > 0 for sh in sets), dtype=bool, count=len(sets))
+        rows = np.flatnonzero(has_words).tolist()  # no words, nothing to compare: only an exact duplicate
+        ranks = [ranks_of[i] for i in rows]
+        store_items = [(partition_of(batch[i].id, cfg.partitions),
+                        (ranks_of[i], sets[i] if cfg.verify == "jaccard" else None, sigs[i])) for i in rows]
+        by_shard: dict[int, list[int]] = defaultdict(list)
         for i, doc in enumerate(batch):
-            shard = shard_of(doc.id, self.num_shards)
-            if not len(sets[i]):
-                # no words, nothing to compare: it can only be an exact duplicate
-                by_shard.append((shard, (doc, None)))
-                continue
-            by_shard.append((shard, (doc, Fingerprint(bands[i], sigs[i]))))
-            rank = ranks_of[i]
-            ranks.append(rank)
-            rows.append(i)
-            shingle_set = sets[i] if cfg.verify == "jaccard" else None
-            store_items.append((partition_of(doc.id, cfg.partitions), (rank, shingle_set, sigs[i])))
-        # documents travel in pickled chunks by output shard: one element per shard and batch
-        for shard, chunk in chunks_by_partition(by_shard):
-            yield beam.pvalue.TaggedOutput("docs", (shard, chunk))
+            by_shard[shard_of(doc.id, self.num_shards)].append(i)
+        for shard, members in sorted(by_shard.items()):
+            blob = documents_blob([batch[i] for i in members], has_words[members], bands[members], sigs[members],
+                                  self.schema)
+            yield from self.spill("docs", shard, blob)
         count(f"{NEAR_FILTER}/fingerprinted", len(rows))
         if rows:
             for part, chunk in _band_chunks(bands[rows], ranks, cfg.partitions):
                 yield beam.pvalue.TaggedOutput("bands", (part, chunk))
         for part, chunk in chunks_by_partition(store_items):
-            yield beam.pvalue.TaggedOutput("store", (part, chunk))
-
+            yield from self.spill("store", part, chunk)
 
     def _fingerprints(self, sets: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """(signatures, band hashes) of shingle sets, one row each."""
@@ -119,15 +145,18 @@ class _FingerprintFn(beam.DoFn):
         return sigs, band_hashes(sigs, self.cfg.bands, self.cfg.rows)
 
 
-class _ReadIndexFn(beam.DoFn):
-    """Rows of an earlier build's index -> band and store entries ranked before every current document."""
+class _ReadIndexFn(_SpillingFn):
+    """Rows of an earlier build's index -> band entries and a store spill, ranked before every current
+    document."""
 
-    def __init__(self, partitions: int):
+    SPILLED = ("store",)
+
+    def __init__(self, partitions: int, spill_root: str):
+        super().__init__(spill_root)
         self.partitions = partitions
 
     def process(self, path: str) -> Iterator:
         import pyarrow.parquet as pq
-        from apache_beam.io.filesystems import FileSystems
 
         with FileSystems.open(path, compression_type="uncompressed") as f:
             table = pq.read_table(f)
@@ -143,7 +172,7 @@ class _ReadIndexFn(beam.DoFn):
             for part, chunk in _band_chunks(np.asarray(bands, dtype=np.uint64), ranks, self.partitions):
                 yield beam.pvalue.TaggedOutput("bands", (part, chunk))
         for part, chunk in chunks_by_partition(store_items):
-            yield beam.pvalue.TaggedOutput("store", (part, chunk))
+            yield from self.spill("store", part, chunk)
 
 
 def _band_chunks(bands: np.ndarray, ranks: list[Rank], partitions: int) -> Iterator[tuple[int, bytes]]:
@@ -184,25 +213,34 @@ def node_key(rank: Rank) -> tuple[int, str]:
     return rank.earlier, rank.id
 
 
-def _store(chunks: Iterable[bytes]) -> dict[tuple[int, str], tuple]:
-    """{node key: (shingles or None, signature)} of one partition's store chunks."""
-    return {node_key(rank): (sh, sig) for rank, sh, sig in unpack(chunks)}
+def _store(paths: Iterable[str]) -> dict[tuple[int, str], tuple]:
+    """{node key: (shingles or None, signature)} of one partition's store spill files."""
+    return {node_key(rank): (sh, sig) for rank, sh, sig in unpack(b for p in sorted(paths) for b in read_blobs(p))}
 
 
 class _LendShinglesFn(beam.DoFn):
     """One partition's store and the candidate pairs of its documents: each distinct pair gets the shingles
     (and signature) of its document here, sent to the partition of the pair's first document, where both
-    halves meet. So the store crosses one shuffle, and only candidates' shingles a second."""
+    halves meet. So the store is read once from its spill files, and only candidates' shingles are
+    shuffled."""
 
     def __init__(self, partitions: int):
         self.partitions = partitions
 
     def process(self, keyed: tuple[int, dict]) -> Iterator:
         _, groups = keyed
-        store = _store(groups["store"])
         halves = set(unpack(groups["pairs"]))
+        if not halves:
+            return
+        store = _store(groups["store"])
         count(f"{NEAR_FILTER}/candidate_pairs", sum(1 for side, _, _ in halves if side == 0))
-        out = ((partition_of(a.id, self.partitions), (a, b, side, store[node_key((a, b)[side])]))
+        lent: dict = {}  # a document's shingle set, made once however many pairs it is in
+        for side, a, b in halves:
+            key = node_key((a, b)[side])
+            if key not in lent:
+                hashes, sig = store[key]
+                lent[key] = (None if hashes is None else np.unique(hashes), sig)
+        out = ((partition_of(a.id, self.partitions), (a, b, side, lent[node_key((a, b)[side])]))
                for side, a, b in sorted(halves))
         yield from chunks_by_partition(out)
 
@@ -272,14 +310,16 @@ class FindNearDuplicates(beam.PTransform):
 
     def expand(self, docs):
         cfg, parts, output = self.cfg, self.cfg.partitions, self.output
+        spill_root = spill_folder(output.out, f"{self.table}-minhash")
         fp = (docs
               | "Batch" >> beam.BatchElements(*FINGERPRINT_BATCH)
-              | "Fingerprint" >> beam.ParDo(_FingerprintFn(cfg, self.rule, output.num_shards)).with_outputs(
-                  "docs", "bands", "store", ERRORS))
+              | "Fingerprint" >> beam.ParDo(_FingerprintFn(cfg, self.rule, output, self.table, spill_root))
+              .with_outputs("docs", "bands", "store", ERRORS))
         bands, store = [fp.bands], [fp.store]
         if self.earlier_index_files:
             earlier = (docs.pipeline | "ListEarlierIndexes" >> beam.Create(self.earlier_index_files)
-                       | "ReadEarlierIndex" >> beam.ParDo(_ReadIndexFn(parts)).with_outputs("bands", "store"))
+                       | "ReadEarlierIndex" >> beam.ParDo(_ReadIndexFn(parts, spill_root))
+                       .with_outputs("bands", "store"))
             bands.append(earlier.bands)
             store.append(earlier.store)
         store = store | "FlattenStore" >> beam.Flatten()
