@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
 from corpusmill.filters.dedup.keys import Rank
 
 
-def find_candidates(band: np.ndarray, hashes: np.ndarray, ranks: list[Rank], max_pairwise: int
+def find_candidates(band: np.ndarray, hashes: np.ndarray, ranks: Sequence[Rank], max_pairwise: int
                     ) -> Iterator[tuple[Rank, Rank]]:
     """Pairs (a, b), a < b, of documents sharing a bucket (same band, same hash); earlier-earlier
-    pairs are skipped. Entry i is document ranks[i] in bucket (band[i], hashes[i]).
+    pairs are skipped. Entry i is document ranks[i] in bucket (band[i], hashes[i]) (`ranks` may be
+    RankColumns, which makes a Rank only for the members of shared buckets).
 
     Buckets are found by one NumPy sort; only buckets with two or more members reach Python.
     A bucket larger than `max_pairwise` pairs each member with its first `max_pairwise`

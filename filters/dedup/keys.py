@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
 
 from corpusmill.schemas.config import SurvivorConfig
 from corpusmill.schemas.records import Document
@@ -44,6 +47,41 @@ class Rank:
     length: int  # negated when longer documents are preferred
     id: str
     count: int = 1
+
+
+@dataclass(frozen=True)
+class RankColumns:
+    """Many Ranks as columns: band entries carry one rank each, and pickling and unpickling hundreds of
+    thousands of Rank objects cost more than finding the candidates; a Rank is made only when looked at."""
+
+    earlier: np.ndarray  # int8
+    quality: np.ndarray  # float64
+    length: np.ndarray  # int64
+    ids: list[str]
+    count: np.ndarray  # int64
+
+    @classmethod
+    def of(cls, ranks: Sequence[Rank]) -> RankColumns:
+        return cls(np.fromiter((r.earlier for r in ranks), np.int8, len(ranks)),
+                   np.fromiter((r.quality for r in ranks), np.float64, len(ranks)),
+                   np.fromiter((r.length for r in ranks), np.int64, len(ranks)),
+                   [r.id for r in ranks], np.fromiter((r.count for r in ranks), np.int64, len(ranks)))
+
+    @classmethod
+    def concat(cls, parts: Sequence[RankColumns]) -> RankColumns:
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("earlier", "quality", "length")),
+                   [i for p in parts for i in p.ids], np.concatenate([p.count for p in parts]))
+
+    def take(self, rows: np.ndarray) -> RankColumns:
+        return RankColumns(self.earlier[rows], self.quality[rows], self.length[rows],
+                           [self.ids[i] for i in rows.tolist()], self.count[rows])
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int) -> Rank:
+        return Rank(int(self.earlier[i]), float(self.quality[i]), int(self.length[i]), self.ids[i],
+                    int(self.count[i]))
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,12 @@ import logging
 from collections import Counter
 
 import apache_beam as beam
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.metrics import Metrics
 
-from corpusmill.pipelines.io.report import document_keys, written_keys
+from corpusmill.pipelines.io.report import CLUSTER_BINS, LENGTH_BINS, document_keys, written_keys
 from corpusmill.schemas.records import Document, ErrorRecord, RawRecord
 
 NAMESPACE = "corpusmill"
@@ -49,13 +50,20 @@ def count_written(table: str, rows: list[dict]) -> None:
 
 def count_written_table(table: str, arrow: pa.Table) -> None:
     """`count_written` for rows held as an Arrow table: a documents table's languages, lengths and cluster
-    sizes are read off its columns, without making a Python string of every text."""
+    sizes are binned off its columns and counted per distinct (language, length, size) bin, so no text
+    becomes a Python string and no counter name is made per row."""
     if table != "documents" or "lang" not in arrow.column_names or "copy" in arrow.column_names:
         count_written(table, arrow.to_pylist())
         return
-    lengths = pc.utf8_length(arrow["text"]).to_pylist()
-    counts = Counter(key for lang, length, size in zip(arrow["lang"].to_pylist(), lengths,
-                                                       arrow["cluster_size"].to_pylist(), strict=True)
-                     for key in document_keys(lang, length, size))
+    lengths = pc.utf8_length(arrow["text"]).to_numpy(zero_copy_only=False)
+    length_bins = np.asarray(LENGTH_BINS)[np.maximum(np.searchsorted(LENGTH_BINS, lengths, side="right") - 1, 0)]
+    sizes = pc.fill_null(arrow["cluster_size"], 0).to_numpy(zero_copy_only=False)
+    size_bins = np.where(sizes > 0, np.asarray(CLUSTER_BINS)[
+        np.maximum(np.searchsorted(CLUSTER_BINS, sizes, side="right") - 1, 0)], 0)
+    groups = Counter(zip(arrow["lang"].to_pylist(), length_bins.tolist(), size_bins.tolist(), strict=True))
+    counts: Counter = Counter()
+    for (lang, length, size), n in groups.items():
+        for key in document_keys(lang, length, size):
+            counts[key] += n
     for key, n in counts.items():
         count(key, n)

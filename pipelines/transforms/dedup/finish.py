@@ -23,11 +23,11 @@ def index_table(table: str) -> str:
     return "index" if table == "documents" else f"{table}_index"
 
 
-def _in_input_order(docs: pa.Table) -> pa.Table:
-    """Sorted by id, then where each copy was read: every copy of an id is in this shard (shards are by id),
-    and the first in input order is the document."""
+def _input_order(docs: pa.Table) -> np.ndarray:
+    """Row numbers by id, then where each copy was read: every copy of an id is in this shard (shards are by
+    id), and the first in input order is the document."""
     keys = pa.table({"id": docs["id"], "file": docs["input_file"], "offset": pc.fill_null(docs["input_offset"], 0)})
-    return docs.take(pc.sort_indices(keys, [("id", "ascending"), ("file", "ascending"), ("offset", "ascending")]))
+    return pc.sort_indices(keys, [("id", "ascending"), ("file", "ascending"), ("offset", "ascending")]).to_numpy()
 
 
 def _where(row: dict) -> str:
@@ -48,11 +48,13 @@ class FinishShardFn(beam.DoFn):
         docs = read_documents(groups["docs"])
         if docs is None:
             return
-        docs = _in_input_order(docs)
+        # the small columns are put in order here; the documents are taken once, at the end, kept ones only
+        order = _input_order(docs)
+        small = docs.select(["id", "input_file", "input_offset", "url", "cluster_id", "cluster_size"]).take(order)
         assignments = dict(unpack(groups["assignments"]))
         exact = dict(unpack(groups.get("exact", ())))
-        ids = docs["id"].to_pylist()
-        cluster_ids, sizes = docs["cluster_id"].to_pylist(), docs["cluster_size"].to_pylist()
+        ids = small["id"].to_pylist()
+        cluster_ids, sizes = small["cluster_id"].to_pylist(), small["cluster_size"].to_pylist()
         keep = np.ones(len(ids), dtype=bool)
         removals, repeated = [], []  # (row, removal fields), (row, row of the first copy)
         first = -1
@@ -81,13 +83,12 @@ class FinishShardFn(beam.DoFn):
                 cluster_ids[i], sizes[i] = assignment.cluster_id, assignment.cluster_size
             else:
                 cluster_ids[i], sizes[i] = cluster_ids[i] or doc_id, sizes[i] or 1
-        yield from self._removals(docs, removals)
-        yield from self._repeated(docs, repeated)
-        docs = docs.set_column(docs.schema.get_field_index("cluster_id"), "cluster_id",
-                               pa.array(cluster_ids, docs.schema.field("cluster_id").type))
-        docs = docs.set_column(docs.schema.get_field_index("cluster_size"), "cluster_size",
-                               pa.array(sizes, docs.schema.field("cluster_size").type))
-        kept = docs.filter(pa.array(keep))
+        yield from self._removals(small, removals)
+        yield from self._repeated(small, repeated)
+        kept = docs.take(order[keep])
+        for name, values in (("cluster_id", cluster_ids), ("cluster_size", sizes)):
+            column = pa.array([v for v, k in zip(values, keep, strict=True) if k], docs.schema.field(name).type)
+            kept = kept.set_column(kept.schema.get_field_index(name), name, column)
         yield write_arrow_shard(self.output, self.table, shard, kept)
         if self.write_index:
             indexed = kept.filter(kept[FINGERPRINTED])

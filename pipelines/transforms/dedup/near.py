@@ -31,7 +31,7 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from corpusmill.filters.dedup.candidates import find_candidates
-from corpusmill.filters.dedup.keys import Rank, SurvivorRule, earlier_rank
+from corpusmill.filters.dedup.keys import Rank, RankColumns, SurvivorRule, earlier_rank
 from corpusmill.filters.dedup.minhash import (
     ShingleSpec,
     band_hashes,
@@ -183,9 +183,10 @@ def _band_chunks(bands: np.ndarray, ranks: list[Rank], partitions: int) -> Itera
     order = np.argsort(parts, kind="stable")
     parts_sorted = parts[order]
     bounds = np.flatnonzero(np.concatenate(([True], parts_sorted[1:] != parts_sorted[:-1], [True])))
+    columns = RankColumns.of(ranks)
     for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
         sel = order[start:end]
-        chunk = (band_idx[sel].astype(np.uint16), hashes[sel], [ranks[i] for i in doc_idx[sel].tolist()])
+        chunk = (band_idx[sel].astype(np.uint16), hashes[sel], columns.take(doc_idx[sel]))
         yield int(parts_sorted[start]), pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL)
 
 
@@ -198,7 +199,7 @@ class _FindCandidatesFn(beam.DoFn):
         loaded = [pickle.loads(c) for c in chunks]
         band = np.concatenate([c[0] for c in loaded])
         hashes = np.concatenate([c[1] for c in loaded])
-        ranks = [r for c in loaded for r in c[2]]
+        ranks = RankColumns.concat([c[2] for c in loaded])
         parts = self.cfg.partitions
         # each pair goes to the partitions of both its documents, which lend it their shingles
         pairs = ((partition_of(node.id, parts), (side, a, b))
