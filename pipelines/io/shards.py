@@ -52,15 +52,26 @@ def write_rows(final: str, rows: list[dict], schema: pa.Schema, compression: str
 
 def write_table(final: str, table: pa.Table, schema: pa.Schema, compression: str = "zstd") -> None:
     """Atomically write an Arrow table as a Parquet file with `schema` (its columns, in that order)."""
+    write_row_groups(final, (table.slice(start, ROWS_PER_ROW_GROUP)
+                             for start in range(0, table.num_rows, ROWS_PER_ROW_GROUP)), schema, compression)
+
+
+def write_row_groups(final: str, pieces: Iterable[pa.Table], schema: pa.Schema, compression: str = "zstd") -> None:
+    """Atomically write tables as the consecutive row groups of one Parquet file, one piece in memory at a
+    time. Pieces of ROWS_PER_ROW_GROUP rows (the last may be shorter) give the bytes of the whole table
+    written at once."""
     codec = None if compression == "none" else compression
-    if not table.num_rows:
-        # no row group at all: `datasets` reads its batch size off the first row group and fails on an empty one
-        atomically(final, lambda out: pq.ParquetWriter(out, schema, compression=codec).close())
-        return
-    # one chunk per column, as a table made from rows has, so the file's bytes never depend on how the
-    # rows were gathered
-    table = table.select(schema.names).cast(schema).combine_chunks()
-    atomically(final, lambda out: pq.write_table(table, out, compression=codec, row_group_size=ROWS_PER_ROW_GROUP))
+
+    def write(out: BinaryIO) -> None:
+        # no pieces, no row group at all: `datasets` reads its batch size off the first row group and fails
+        # on an empty one
+        with pq.ParquetWriter(out, schema, compression=codec) as writer:
+            for piece in pieces:
+                # one chunk per column, as a table made from rows has, so the file's bytes never depend on how
+                # the rows were gathered
+                writer.write_table(piece.select(schema.names).cast(schema).combine_chunks())
+
+    atomically(final, write)
 
 
 def write_jsonl(final: str, rows: list[dict]) -> None:

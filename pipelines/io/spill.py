@@ -55,10 +55,10 @@ class SpillBuffer:
             yield key, path
 
 
-def read_blobs(path: str) -> Iterator[bytes]:
-    """The blobs of one spill file, in written order."""
+def read_blobs(path: str) -> Iterator[memoryview]:
+    """The blobs of one spill file, in written order (views of the file's bytes, not copies)."""
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        data = f.read()
+        data = memoryview(f.read())
     pos = 0
     while pos < len(data):
         (size,) = _LENGTH.unpack_from(data, pos)

@@ -47,13 +47,20 @@ def write_table_shard(spec: OutputSpec, table: str, shard: int, rows: list[dict]
     return final
 
 
-def write_arrow_shard(spec: OutputSpec, table: str, shard: int, arrow: pa.Table) -> str:
-    """`write_table_shard` for rows held as an Arrow table (in written order, with the table's columns)."""
+def write_arrow_shard(spec: OutputSpec, table: str, shard: int, pieces: Iterable[pa.Table]) -> str:
+    """`write_table_shard` for rows held as Arrow tables of up to shards.ROWS_PER_ROW_GROUP rows each (in
+    written order, with the table's columns), one in memory at a time."""
     if table == "documents" and spec.schemas.documents == "sft":
-        return write_table_shard(spec, table, shard, arrow.select(spec.schemas.of(table).names).to_pylist())
-    count_written_table(table, arrow)
+        rows = [row for piece in pieces for row in piece.select(spec.schemas.of(table).names).to_pylist()]
+        return write_table_shard(spec, table, shard, rows)
+
+    def counted() -> Iterator[pa.Table]:
+        for piece in pieces:
+            count_written_table(table, piece)
+            yield piece
+
     final = FileSystems.join(spec.out, shards.shard_name(table, shard, spec.shards_of(table)))
-    shards.write_table(final, arrow, spec.schemas.of(table), spec.compression)
+    shards.write_row_groups(final, counted(), spec.schemas.of(table), spec.compression)
     return final
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from corpusmill.pipelines.io.shards import ROWS_PER_ROW_GROUP
 from corpusmill.pipelines.transforms.dedup.common import EXACT_FILTER, NEAR_FILTER, STAGE, unpack
 from corpusmill.pipelines.transforms.dedup.spilled_documents import BANDS, FINGERPRINTED, SIGNATURE, read_documents
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED, count
@@ -28,6 +29,22 @@ def _input_order(docs: pa.Table) -> np.ndarray:
     id), and the first in input order is the document."""
     keys = pa.table({"id": docs["id"], "file": docs["input_file"], "offset": pc.fill_null(docs["input_offset"], 0)})
     return pc.sort_indices(keys, [("id", "ascending"), ("file", "ascending"), ("offset", "ascending")]).to_numpy()
+
+
+def _kept_pieces(docs: pa.Table, rows: np.ndarray, clusters: dict[str, list]) -> Iterator[pa.Table]:
+    """The kept documents (`rows` of `docs`, in written order) with their cluster columns, a row group at a
+    time: taking them all at once held a second copy of the shard's documents."""
+    for start in range(0, len(rows), ROWS_PER_ROW_GROUP):
+        piece = docs.take(rows[start:start + ROWS_PER_ROW_GROUP])
+        for name, values in clusters.items():
+            column = pa.array(values[start:start + ROWS_PER_ROW_GROUP], docs.schema.field(name).type)
+            piece = piece.set_column(piece.schema.get_field_index(name), name, column)
+        yield piece
+
+
+def _pieces(table: pa.Table) -> Iterator[pa.Table]:
+    for start in range(0, table.num_rows, ROWS_PER_ROW_GROUP):
+        yield table.slice(start, ROWS_PER_ROW_GROUP)
 
 
 def _where(row: dict) -> str:
@@ -85,15 +102,15 @@ class FinishShardFn(beam.DoFn):
                 cluster_ids[i], sizes[i] = cluster_ids[i] or doc_id, sizes[i] or 1
         yield from self._removals(small, removals)
         yield from self._repeated(small, repeated)
-        kept = docs.take(order[keep])
-        for name, values in (("cluster_id", cluster_ids), ("cluster_size", sizes)):
-            column = pa.array([v for v, k in zip(values, keep, strict=True) if k], docs.schema.field(name).type)
-            kept = kept.set_column(kept.schema.get_field_index(name), name, column)
-        yield write_arrow_shard(self.output, self.table, shard, kept)
+        rows = order[keep]
+        clusters = {name: [v for v, k in zip(values, keep, strict=True) if k]
+                    for name, values in (("cluster_id", cluster_ids), ("cluster_size", sizes))}
+        yield write_arrow_shard(self.output, self.table, shard, _kept_pieces(docs, rows, clusters))
         if self.write_index:
-            indexed = kept.filter(kept[FINGERPRINTED])
-            write_arrow_shard(self.output, self.index_table, shard, pa.table(
-                {"id": indexed["id"], "bands": indexed[BANDS], "signature": indexed[SIGNATURE]}))
+            indexed = docs.select(["id", FINGERPRINTED, BANDS, SIGNATURE]).take(rows)
+            indexed = indexed.filter(indexed[FINGERPRINTED])
+            index = pa.table({"id": indexed["id"], "bands": indexed[BANDS], "signature": indexed[SIGNATURE]})
+            write_arrow_shard(self.output, self.index_table, shard, _pieces(index))
 
     @staticmethod
     def _removals(docs: pa.Table, removals: list) -> Iterator:
