@@ -20,7 +20,7 @@ from corpusmill.pipelines.errors import UsageError
 from corpusmill.pipelines.io import manifest as manifests
 from corpusmill.pipelines.io import report as reports
 from corpusmill.pipelines.io import shards
-from corpusmill.pipelines.io.inputs import InputError, resolve_inputs
+from corpusmill.pipelines.io.inputs import InputError, auto_num_shards, resolve_inputs
 from corpusmill.pipelines.io.spill import remove_spills
 from corpusmill.pipelines.options import pipeline_options
 from corpusmill.pipelines.transforms.dedup.clusters import UNCONVERGED
@@ -93,7 +93,7 @@ def run_stage(spec: StageSpec, config: BaseModel, inputs_override: list[str] | N
 
     # Build the graph before touching the output folder: building checks earlier builds too.
     formats = {p: fmt for p, (fmt, _) in inputs.items()}
-    output = OutputSpec.of(config.output, out, spec.schemas(config, formats))
+    output = OutputSpec.of(config.output, out, spec.schemas(config, formats), auto_num_shards(inputs))
     pipeline = beam.Pipeline(options=pipeline_options(beam_args))
     spec.build(pipeline, config, formats, output)
 

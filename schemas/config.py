@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -88,7 +88,9 @@ class PiiConfig(_Strict):
 class OutputConfig(_Strict):
     """How output tables are sharded and compressed."""
 
-    num_shards: int = Field(1, ge=1, le=100_000)
+    num_shards: Annotated[int, Field(ge=1, le=100_000)] | Literal["auto"] = Field(
+        "auto", description="shards per table; auto: one per 128 MB of text in the inputs (estimated from their "
+        "sizes and formats), so the shard a worker sorts and writes stays the same size however large the build")
     compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
 
 

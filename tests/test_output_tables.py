@@ -79,3 +79,16 @@ def test_sft_jsonl_loads_with_datasets(builds, tmp_path):
     data = datasets.load_dataset("json", data_files=str(builds["verify"] / "sft" / "*.jsonl"), split="train",
                                  cache_dir=str(tmp_path / "hf"))
     assert data.num_rows == 10 and [m["role"] for m in data[0]["messages"]] == ["user", "assistant"]
+
+
+def test_auto_shards_follow_the_text_the_inputs_hold():
+    """`num_shards: auto` (the default): one shard per 128 MB of input text, estimated by format."""
+    from corpusmill.pipelines.io.inputs import auto_num_shards
+    from corpusmill.schemas.config import OutputConfig
+
+    assert OutputConfig().num_shards == "auto"
+    assert auto_num_shards({}) == 1
+    assert auto_num_shards({"a.jsonl": ("jsonl", 10)}) == 1
+    assert auto_num_shards({"a.jsonl": ("jsonl", 200 << 20), "b.jsonl": ("jsonl", 100 << 20)}) == 3
+    assert auto_num_shards({"a.parquet": ("parquet", 100 << 20)}) == 3  # compressed text
+    assert auto_num_shards({"a.warc.gz": ("warc", 1 << 30)}) == 1  # mostly markup; extraction keeps a few %

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 from apache_beam.io.filesystem import BeamIOError
@@ -84,3 +85,16 @@ def carried_names(formats: dict[str, str], column: str) -> tuple[str, ...]:
             except (pa.ArrowException, OSError):
                 continue  # an unreadable file becomes an error row when it is read; it carries nothing
     return tuple(sorted(names))
+
+
+# Text in a byte of each input format, roughly: JSONL is text; Parquet is compressed text (about 3x);
+# WET is text with record headers; WARC is compressed HTML of which extraction keeps a few %.
+TEXT_PER_BYTE: dict[str, float] = {"jsonl": 1.0, "parquet": 3.0, "wet": 1.0, "warc": 0.05}
+AUTO_SHARD_TEXT_BYTES = 128 << 20  # output.num_shards: auto
+
+
+def auto_num_shards(inputs: dict[str, tuple[str, int]]) -> int:
+    """Output shards for `output.num_shards: auto`: one per 128 MB of text the inputs hold (estimated), so
+    the shard one worker sorts and writes has a bounded size however large the build (at least 1)."""
+    text = sum(size * TEXT_PER_BYTE.get(fmt, 1.0) for fmt, size in inputs.values())
+    return max(1, min(100_000, math.ceil(text / AUTO_SHARD_TEXT_BYTES)))

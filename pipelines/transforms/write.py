@@ -29,8 +29,10 @@ class OutputSpec:
     schemas: TableSchemas
 
     @classmethod
-    def of(cls, output: OutputConfig, out: str, schemas: TableSchemas) -> OutputSpec:
-        return cls(out, output.num_shards, output.compression, schemas)
+    def of(cls, output: OutputConfig, out: str, schemas: TableSchemas, auto_shards: int = 1) -> OutputSpec:
+        """`auto_shards`: the shard count `num_shards: auto` stands for (inputs.auto_num_shards)."""
+        return cls(out, auto_shards if output.num_shards == "auto" else output.num_shards, output.compression,
+                   schemas)
 
     def shards_of(self, table: str) -> int:
         return 1 if table == "errors" else self.num_shards
