@@ -5,7 +5,7 @@ Near-duplicate data flow (every shuffle is keyed by a hash partition, so no step
 more than one partition of the buckets, the shingles or the graph; documents and shingle sets are
 written to spill files where they are read, and only the files' paths are shuffled):
 
-  Fingerprint (batches)  -> band entries by partition --GroupByKey--> FindCandidates -> pairs
+  Fingerprint (batches)  -> spill: band entries by partition --GroupByKey--> FindCandidates -> pairs
                          -> spill: shingles/signatures by partition (the "store")
                          -> spill: documents and fingerprints by output shard
   pairs (to both documents' partitions) + store --CoGroupByKey--> lend shingles --GroupByKey--> Verify -> edges
@@ -82,10 +82,10 @@ class _SpillingFn(beam.DoFn):
 
 
 class _FingerprintFn(_SpillingFn):
-    """A batch of documents -> band entries by partition (shuffled), and two spills: the documents with
-    their fingerprints by output shard, and the store (rank, shingles, signature) by partition."""
+    """A batch of documents -> three spills: band entries by partition, the documents with their
+    fingerprints by output shard, and the store (rank, shingles, signature) by partition."""
 
-    SPILLED = ("docs", "store")
+    SPILLED = ("docs", "bands", "store")
 
     def __init__(self, cfg: MinHashConfig, rule: SurvivorRule, output: OutputSpec, table: str, spill_root: str):
         super().__init__(spill_root)
@@ -135,7 +135,7 @@ class _FingerprintFn(_SpillingFn):
         count(f"{NEAR_FILTER}/fingerprinted", len(rows))
         if rows:
             for part, chunk in _band_chunks(bands[rows], ranks, cfg.partitions):
-                yield beam.pvalue.TaggedOutput("bands", (part, chunk))
+                yield from self.spill("bands", part, chunk)
         for part, chunk in chunks_by_partition(store_items):
             yield from self.spill("store", part, chunk)
 
@@ -146,10 +146,9 @@ class _FingerprintFn(_SpillingFn):
 
 
 class _ReadIndexFn(_SpillingFn):
-    """Rows of an earlier build's index -> band entries and a store spill, ranked before every current
-    document."""
+    """Rows of an earlier build's index -> band and store spills, ranked before every current document."""
 
-    SPILLED = ("store",)
+    SPILLED = ("bands", "store")
 
     def __init__(self, partitions: int, spill_root: str):
         super().__init__(spill_root)
@@ -170,7 +169,7 @@ class _ReadIndexFn(_SpillingFn):
         count(f"{NEAR_FILTER}/earlier_documents", table.num_rows)
         if ranks:
             for part, chunk in _band_chunks(np.asarray(bands, dtype=np.uint64), ranks, self.partitions):
-                yield beam.pvalue.TaggedOutput("bands", (part, chunk))
+                yield from self.spill("bands", part, chunk)
         for part, chunk in chunks_by_partition(store_items):
             yield from self.spill("store", part, chunk)
 
@@ -195,8 +194,8 @@ class _FindCandidatesFn(beam.DoFn):
         self.cfg = cfg
 
     def process(self, keyed: tuple[int, Iterable[bytes]]) -> Iterator:
-        _, chunks = keyed
-        loaded = [pickle.loads(c) for c in chunks]
+        _, paths = keyed
+        loaded = [pickle.loads(blob) for path in sorted(paths) for blob in read_blobs(path)]
         band = np.concatenate([c[0] for c in loaded])
         hashes = np.concatenate([c[1] for c in loaded])
         ranks = RankColumns.concat([c[2] for c in loaded])
