@@ -14,12 +14,14 @@ separators), so shingle counts are printed beside the times.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+os.environ.setdefault("POLARS_MAX_THREADS", "1")  # one core on both sides
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
