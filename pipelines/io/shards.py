@@ -52,8 +52,12 @@ def write_rows(final: str, rows: list[dict], schema: pa.Schema, compression: str
 
 def write_table(final: str, table: pa.Table, schema: pa.Schema, compression: str = "zstd") -> None:
     """Atomically write an Arrow table as a Parquet file with `schema` (its columns, in that order)."""
-    write_row_groups(final, (table.slice(start, ROWS_PER_ROW_GROUP)
-                             for start in range(0, table.num_rows, ROWS_PER_ROW_GROUP)), schema, compression)
+    write_row_groups(final, row_group_pieces(table), schema, compression)
+
+
+def row_group_pieces(table: pa.Table) -> Iterable[pa.Table]:
+    """`table` in slices of ROWS_PER_ROW_GROUP rows, the pieces `write_row_groups` takes."""
+    return (table.slice(start, ROWS_PER_ROW_GROUP) for start in range(0, table.num_rows, ROWS_PER_ROW_GROUP))
 
 
 def write_row_groups(final: str, pieces: Iterable[pa.Table], schema: pa.Schema, compression: str = "zstd") -> None:

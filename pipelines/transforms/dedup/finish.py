@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpusmill.pipelines.io.shards import ROWS_PER_ROW_GROUP
+from corpusmill.pipelines.io.shards import ROWS_PER_ROW_GROUP, row_group_pieces
 from corpusmill.pipelines.transforms.dedup.common import EXACT_FILTER, NEAR_FILTER, STAGE, unpack
 from corpusmill.pipelines.transforms.dedup.spilled_documents import BANDS, FINGERPRINTED, SIGNATURE, read_documents
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED, count
@@ -40,11 +40,6 @@ def _kept_pieces(docs: pa.Table, rows: np.ndarray, clusters: dict[str, list]) ->
             column = pa.array(values[start:start + ROWS_PER_ROW_GROUP], docs.schema.field(name).type)
             piece = piece.set_column(piece.schema.get_field_index(name), name, column)
         yield piece
-
-
-def _pieces(table: pa.Table) -> Iterator[pa.Table]:
-    for start in range(0, table.num_rows, ROWS_PER_ROW_GROUP):
-        yield table.slice(start, ROWS_PER_ROW_GROUP)
 
 
 def _where(row: dict) -> str:
@@ -110,7 +105,7 @@ class FinishShardFn(beam.DoFn):
             indexed = docs.select(["id", FINGERPRINTED, BANDS, SIGNATURE]).take(rows)
             indexed = indexed.filter(indexed[FINGERPRINTED])
             index = pa.table({"id": indexed["id"], "bands": indexed[BANDS], "signature": indexed[SIGNATURE]})
-            write_arrow_shard(self.output, self.index_table, shard, _pieces(index))
+            write_arrow_shard(self.output, self.index_table, shard, row_group_pieces(index))
 
     @staticmethod
     def _removals(docs: pa.Table, removals: list) -> Iterator:
