@@ -8,7 +8,8 @@ written to spill files where they are read, and only the files' paths are shuffl
   Fingerprint (batches)  -> spill: band entries by partition --GroupByKey--> FindCandidates -> pairs
                          -> spill: shingles/signatures by partition (the "store")
                          -> spill: documents and fingerprints by output shard
-  pairs (to both documents' partitions) + store --CoGroupByKey--> lend shingles --GroupByKey--> Verify -> edges
+  spill: pairs (to both documents' partitions) + store --CoGroupByKey--> lend shingles
+     -> spill: both halves of each pair, by partition --GroupByKey--> Verify -> edges
   edges --one GroupByKey--> union-find                        -> one assignment per clustered document
      (or --(large-star, small-star) x max_rounds--> Label)
   documents + assignments (+ exact verdicts) --CoGroupByKey by output shard--> kept / removed / index rows
@@ -189,8 +190,13 @@ def _band_chunks(bands: np.ndarray, ranks: list[Rank], partitions: int) -> Itera
         yield int(parts_sorted[start]), pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-class _FindCandidatesFn(beam.DoFn):
-    def __init__(self, cfg: MinHashConfig):
+class _FindCandidatesFn(_SpillingFn):
+    """One partition's band entries -> candidate pairs, spilled to the partitions of both their documents."""
+
+    SPILLED = ("pairs",)
+
+    def __init__(self, cfg: MinHashConfig, spill_root: str):
+        super().__init__(spill_root)
         self.cfg = cfg
 
     def process(self, keyed: tuple[int, Iterable[bytes]]) -> Iterator:
@@ -204,7 +210,8 @@ class _FindCandidatesFn(beam.DoFn):
         pairs = ((partition_of(node.id, parts), (side, a, b))
                  for a, b in find_candidates(band, hashes, ranks, self.cfg.max_pairwise_bucket)
                  for side, node in ((0, a), (1, b)))
-        yield from chunks_by_partition(pairs)
+        for part, chunk in chunks_by_partition(pairs):
+            yield from self.spill("pairs", part, chunk)
 
 
 def node_key(rank: Rank) -> tuple[int, str]:
@@ -213,23 +220,30 @@ def node_key(rank: Rank) -> tuple[int, str]:
     return rank.earlier, rank.id
 
 
+def _spilled(paths: Iterable[str]) -> Iterator:
+    """The items of pickled chunks in spill files, in a fixed order."""
+    return unpack(blob for path in sorted(paths) for blob in read_blobs(path))
+
+
 def _store(paths: Iterable[str]) -> dict[tuple[int, str], tuple]:
     """{node key: (shingles or None, signature)} of one partition's store spill files."""
-    return {node_key(rank): (sh, sig) for rank, sh, sig in unpack(b for p in sorted(paths) for b in read_blobs(p))}
+    return {node_key(rank): (sh, sig) for rank, sh, sig in _spilled(paths)}
 
 
-class _LendShinglesFn(beam.DoFn):
+class _LendShinglesFn(_SpillingFn):
     """One partition's store and the candidate pairs of its documents: each distinct pair gets the shingles
-    (and signature) of its document here, sent to the partition of the pair's first document, where both
-    halves meet. So the store is read once from its spill files, and only candidates' shingles are
-    shuffled."""
+    (and signature) of its document here, spilled to the partition of the pair's first document, where both
+    halves meet. So the store is read once, and only candidates' shingles are written again."""
 
-    def __init__(self, partitions: int):
+    SPILLED = ("halves",)
+
+    def __init__(self, partitions: int, spill_root: str):
+        super().__init__(spill_root)
         self.partitions = partitions
 
     def process(self, keyed: tuple[int, dict]) -> Iterator:
         _, groups = keyed
-        halves = set(unpack(groups["pairs"]))
+        halves = set(_spilled(groups["pairs"]))
         if not halves:
             return
         store = _store(groups["store"])
@@ -242,7 +256,8 @@ class _LendShinglesFn(beam.DoFn):
                 lent[key] = (None if hashes is None else np.unique(hashes), sig)
         out = ((partition_of(a.id, self.partitions), (a, b, side, lent[node_key((a, b)[side])]))
                for side, a, b in sorted(halves))
-        yield from chunks_by_partition(out)
+        for part, chunk in chunks_by_partition(out):
+            yield from self.spill("halves", part, chunk)
 
 
 class _VerifyFn(beam.DoFn):
@@ -252,10 +267,10 @@ class _VerifyFn(beam.DoFn):
     def __init__(self, cfg: MinHashConfig):
         self.cfg = cfg
 
-    def process(self, keyed: tuple[int, Iterable[bytes]]) -> Iterator:
-        _, chunks = keyed
+    def process(self, keyed: tuple[int, Iterable[str]]) -> Iterator:
+        _, paths = keyed
         halves: dict = defaultdict(dict)
-        for a, b, side, fingerprint in unpack(chunks):
+        for a, b, side, fingerprint in _spilled(paths):
             halves[(a, b)][side] = fingerprint
         edges = []
         for (a, b), pair in sorted(halves.items()):
@@ -325,11 +340,10 @@ class FindNearDuplicates(beam.PTransform):
         store = store | "FlattenStore" >> beam.Flatten()
         pairs = (bands | "FlattenBands" >> beam.Flatten()
                  | "GroupBuckets" >> beam.GroupByKey()
-                 | "FindCandidates" >> beam.ParDo(_FindCandidatesFn(cfg)))
-        edges = ({"pairs": pairs, "store": store} | "GroupPairsWithShingles" >> beam.CoGroupByKey()
-                 | "LendShingles" >> beam.ParDo(_LendShinglesFn(parts))
-                 | "GroupPairHalves" >> beam.GroupByKey()
-                 | "Verify" >> beam.ParDo(_VerifyFn(cfg)))
+                 | "FindCandidates" >> beam.ParDo(_FindCandidatesFn(cfg, spill_root)).with_outputs("pairs")).pairs
+        halves = ({"pairs": pairs, "store": store} | "GroupPairsWithShingles" >> beam.CoGroupByKey()
+                  | "LendShingles" >> beam.ParDo(_LendShinglesFn(parts, spill_root)).with_outputs("halves")).halves
+        edges = halves | "GroupPairHalves" >> beam.GroupByKey() | "Verify" >> beam.ParDo(_VerifyFn(cfg))
         if cfg.components == "union_find":
             assignments = (edges
                            | "UnionFind/OneGroup" >> beam.Map(lambda chunk: (0, chunk[1]))
