@@ -139,7 +139,8 @@ def _outcome(report: dict) -> tuple[str, int]:
     if unconverged:
         print(f"corpusmill: {unconverged} duplicate clusters were not resolved in minhash.max_rounds rounds, so "
               "some of their members may be kept twice: raise dedup.minhash.max_rounds, or use components: "
-              "union_find if the graph fits one worker, and run the build again.", file=sys.stderr)
+              "union_find (the default; it runs its rounds until they converge), and run the build again.",
+              file=sys.stderr)
         return "failed_unconverged", EXIT_ACCOUNTING
     if report["retryable_errors"]:
         print(f"corpusmill: {report['retryable_errors']} records met a failure of corpusmill's own machinery "

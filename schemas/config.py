@@ -118,11 +118,13 @@ class MinHashConfig(_Strict):
     max_pairwise_bucket: int = Field(
         50, ge=2, description="buckets larger than this pair each member with the first this-many members only")
     components: Literal["union_find", "distributed"] = Field(
-        "union_find", description="connected components by union-find on one worker (one shuffle), or by "
-        "large-star/small-star rounds spread over the workers (two shuffles a round) for graphs that do not fit one")
+        "union_find", description="connected components on one worker (one shuffle): union-find in memory, or star "
+        "rounds over spill files above max_local_edges; or large-star/small-star rounds spread over the workers "
+        "(two shuffles a round, max_rounds of them)")
     max_local_edges: int = Field(
-        300_000_000, ge=1, description="verified pairs the union-find path accepts (about 16 bytes each in memory, "
-        "plus the documents in them); a build with more fails and says to use components: distributed")
+        300_000_000, ge=1, description="verified pairs the union-find path holds in memory (about 16 bytes each, plus "
+        "the documents in them); with more, it runs star rounds over its spill files on the same worker until "
+        "they converge, one partition in memory at a time")
     max_rounds: int = Field(10, ge=1, le=100, description="large-star/small-star rounds (components: distributed); "
                             "a build whose graph needs more fails and says so")
 

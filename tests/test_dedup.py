@@ -345,8 +345,23 @@ def test_the_union_find_path_does_not_grow_with_max_rounds(tmp_path):
     print(f"shuffles: union_find {len(few)}, distributed with 10 rounds {len(distributed)}")
 
 
-def test_more_pairs_than_max_local_edges_stop_the_build_and_say_what_to_do(corpus, tmp_path):
+@pytest.mark.parametrize("which", ["corpus", "chain"])
+def test_more_pairs_than_max_local_edges_are_resolved_on_disk_with_the_same_result(which, corpus, data_dir,
+                                                                                    tmp_path):
+    """The union-find path takes a graph over max_local_edges to star rounds over its spill files, run until
+    they converge (a 24-document chain needs several): the same documents, removals and index as in memory."""
+    path = corpus[0]
+    if which == "chain":
+        path = tmp_path / "chain.jsonl"
+        path.write_text("".join(json.dumps({"id": f"n{i:02d}", "text": t}) + "\n"
+                                for i, t in enumerate(_chain(data_dir, 24))))
     config = tmp_path / "tiny_limit.yaml"
     config.write_text("dedup:\n  minhash:\n    max_local_edges: 2\n")
-    with pytest.raises(Exception, match="max_local_edges=2 .*components: distributed"):
-        _run(config, tmp_path / "out", corpus[0])
+    on_disk, in_memory = tmp_path / "on_disk", tmp_path / "in_memory"
+    assert _run(config, on_disk, path) == 0 and _run(CONFIG, in_memory, path) == 0
+    counters = json.loads((on_disk / "report.json").read_text())["counters"]
+    assert counters["minhash_dedup_v1/components_on_disk"] == 1
+    assert counters["minhash_dedup_v1/star_rounds_on_disk"] >= (3 if which == "chain" else 1)
+    for table in ("documents", "removed", "index"):
+        assert (on_disk / table / "part-00000-of-00001.parquet").read_bytes() == \
+            (in_memory / table / "part-00000-of-00001.parquet").read_bytes(), table

@@ -11,10 +11,11 @@ retried bundle are never read; the launcher removes the folder when the run ends
 
 from __future__ import annotations
 
+import pickle
 import struct
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from apache_beam.io.filesystem import BeamIOError, CompressionTypes
 from apache_beam.io.filesystems import FileSystems
@@ -67,6 +68,14 @@ def read_blobs(path: str) -> Iterator[memoryview]:
             raise OSError(f"spill file {path} is truncated: a blob of {size} bytes at byte {pos} runs past its end")
         yield data[pos:pos + size]
         pos += size
+
+
+def spilled_items(paths: Iterable[str]) -> Iterator:
+    """The items of the pickled chunks (pipelines/transforms/dedup/common.chunks_by_partition) in spill files,
+    file by file in a fixed order."""
+    for path in sorted(paths):
+        for blob in read_blobs(path):
+            yield from pickle.loads(blob)
 
 
 def remove_spills(out: str) -> None:

@@ -42,7 +42,7 @@ from corpusmill.filters.dedup.minhash import (
     signatures,
 )
 from corpusmill.pipelines.io.shards import shard_of
-from corpusmill.pipelines.io.spill import SpillBuffer, read_blobs, spill_folder
+from corpusmill.pipelines.io.spill import SpillBuffer, read_blobs, spill_folder, spilled_items
 from corpusmill.pipelines.transforms.dedup.clusters import (
     assign_clusters,
     label_components,
@@ -50,7 +50,7 @@ from corpusmill.pipelines.transforms.dedup.clusters import (
     small_star,
     union_find,
 )
-from corpusmill.pipelines.transforms.dedup.common import NEAR_FILTER, STAGE, chunks_by_partition, partition_of, unpack
+from corpusmill.pipelines.transforms.dedup.common import NEAR_FILTER, STAGE, chunks_by_partition, partition_of
 from corpusmill.pipelines.transforms.dedup.exact import ExactVerdicts
 from corpusmill.pipelines.transforms.dedup.finish import FinishShardFn, index_table
 from corpusmill.pipelines.transforms.dedup.spilled_documents import documents_blob
@@ -220,14 +220,9 @@ def node_key(rank: Rank) -> tuple[int, str]:
     return rank.earlier, rank.id
 
 
-def _spilled(paths: Iterable[str]) -> Iterator:
-    """The items of pickled chunks in spill files, in a fixed order."""
-    return unpack(blob for path in sorted(paths) for blob in read_blobs(path))
-
-
 def _store(paths: Iterable[str]) -> dict[tuple[int, str], tuple]:
     """{node key: (shingles or None, signature)} of one partition's store spill files."""
-    return {node_key(rank): (sh, sig) for rank, sh, sig in _spilled(paths)}
+    return {node_key(rank): (sh, sig) for rank, sh, sig in spilled_items(paths)}
 
 
 class _LendShinglesFn(_SpillingFn):
@@ -243,7 +238,7 @@ class _LendShinglesFn(_SpillingFn):
 
     def process(self, keyed: tuple[int, dict]) -> Iterator:
         _, groups = keyed
-        halves = set(_spilled(groups["pairs"]))
+        halves = set(spilled_items(groups["pairs"]))
         if not halves:
             return
         store = _store(groups["store"])
@@ -260,17 +255,20 @@ class _LendShinglesFn(_SpillingFn):
             yield from self.spill("halves", part, chunk)
 
 
-class _VerifyFn(beam.DoFn):
-    """Both halves of each pair: keep pairs whose similarity reaches the threshold, as edges for both
+class _VerifyFn(_SpillingFn):
+    """Both halves of each pair: keep pairs whose similarity reaches the threshold, spilled as edges for both
     partitions."""
 
-    def __init__(self, cfg: MinHashConfig):
+    SPILLED = ("edges",)
+
+    def __init__(self, cfg: MinHashConfig, spill_root: str):
+        super().__init__(spill_root)
         self.cfg = cfg
 
     def process(self, keyed: tuple[int, Iterable[str]]) -> Iterator:
         _, paths = keyed
         halves: dict = defaultdict(dict)
-        for a, b, side, fingerprint in _spilled(paths):
+        for a, b, side, fingerprint in spilled_items(paths):
             halves[(a, b)][side] = fingerprint
         edges = []
         for (a, b), pair in sorted(halves.items()):
@@ -285,7 +283,8 @@ class _VerifyFn(beam.DoFn):
                 edges += [(partition_of(a.id, self.cfg.partitions), (a, b)),
                           (partition_of(b.id, self.cfg.partitions), (b, a))]
         count(f"{NEAR_FILTER}/verified_pairs", len(edges) // 2)
-        yield from chunks_by_partition(edges)
+        for part, chunk in chunks_by_partition(edges):
+            yield from self.spill("edges", part, chunk)
 
 
 class _StarRounds(beam.PTransform):
@@ -343,14 +342,19 @@ class FindNearDuplicates(beam.PTransform):
                  | "FindCandidates" >> beam.ParDo(_FindCandidatesFn(cfg, spill_root)).with_outputs("pairs")).pairs
         halves = ({"pairs": pairs, "store": store} | "GroupPairsWithShingles" >> beam.CoGroupByKey()
                   | "LendShingles" >> beam.ParDo(_LendShinglesFn(parts, spill_root)).with_outputs("halves")).halves
-        edges = halves | "GroupPairHalves" >> beam.GroupByKey() | "Verify" >> beam.ParDo(_VerifyFn(cfg))
+        edges = (halves | "GroupPairHalves" >> beam.GroupByKey()
+                 | "Verify" >> beam.ParDo(_VerifyFn(cfg, spill_root)).with_outputs("edges")).edges
         if cfg.components == "union_find":
             assignments = (edges
-                           | "UnionFind/OneGroup" >> beam.Map(lambda chunk: (0, chunk[1]))
+                           | "UnionFind/OneGroup" >> beam.Map(lambda spilled: (0, spilled))
                            | "UnionFind/Group" >> beam.GroupByKey()
-                           | "UnionFind/Step" >> beam.FlatMap(union_find, output.num_shards, cfg.max_local_edges))
+                           | "UnionFind/Step" >> beam.FlatMap(union_find, output.num_shards, cfg.max_local_edges,
+                                                              parts, spill_root))
         else:
-            assignments = edges | "Components" >> _StarRounds(cfg.max_rounds, parts, output.num_shards)
+            assignments = (edges
+                           | "ReadEdges" >> beam.FlatMap(lambda spilled: ((spilled[0], bytes(blob))
+                                                                          for blob in read_blobs(spilled[1])))
+                           | "Components" >> _StarRounds(cfg.max_rounds, parts, output.num_shards))
         joined = {"docs": fp.docs, "assignments": assignments}
         if self.exact:
             joined["exact"] = docs | "Exact" >> ExactVerdicts(self.rule, output.num_shards)
