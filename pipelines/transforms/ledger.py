@@ -52,6 +52,10 @@ def count_written_table(table: str, arrow: pa.Table) -> None:
     """`count_written` for rows held as an Arrow table: a documents table's languages, lengths and cluster
     sizes are binned off its columns and counted per distinct (language, length, size) bin, so no text
     becomes a Python string and no counter name is made per row."""
+    if table not in ("documents", "removed", "repos_removed", "errors"):  # keys that no row's values change
+        for key in written_keys(table, {}):
+            count(key, arrow.num_rows)
+        return
     if table != "documents" or "lang" not in arrow.column_names or "copy" in arrow.column_names:
         count_written(table, arrow.to_pylist())
         return

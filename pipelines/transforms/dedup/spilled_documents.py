@@ -37,4 +37,5 @@ def documents_blob(docs: list[Document], fingerprinted: np.ndarray, bands: np.nd
 def read_documents(paths: Iterable[str]) -> pa.Table | None:
     """The documents of an output shard's spill files (None if there are none)."""
     tables = [pa.ipc.open_stream(blob).read_all() for path in sorted(paths) for blob in read_blobs(path)]
-    return pa.concat_tables(tables) if tables else None
+    # one chunk per column: taking rows in sorted order from dozens of chunks was 12x slower (measured)
+    return pa.concat_tables(tables).combine_chunks() if tables else None
