@@ -365,3 +365,45 @@ def test_more_pairs_than_max_local_edges_are_resolved_on_disk_with_the_same_resu
     for table in ("documents", "removed", "index"):
         assert (on_disk / table / "part-00000-of-00001.parquet").read_bytes() == \
             (in_memory / table / "part-00000-of-00001.parquet").read_bytes(), table
+
+
+@pytest.fixture(scope="module")
+def url_corpus(data_dir, tmp_path_factory):
+    """URL duplicates that meet exact and near duplicates: a document removed for its URL takes no part in
+    exact or near dedup, and a URL group's survivor stands for the whole group in its cluster's size."""
+    a, b, c, d = _base_texts(data_dir)
+    b_short = " ".join(b.split()[:500])
+    rows = [
+        ("A", "https://www.example.org/u1", a), ("B", "http://example.org/u1/", b_short),  # B: URL dup of A
+        ("C", None, _edit(" ".join(b_short.split()[:490]), 4, "m")),  # near B only: kept, B is gone
+        ("D", "https://example.org/u2", "An exact copy of a removed page. " * 30),  # URL dup of F
+        ("E", None, "An exact copy of a removed page. " * 30),  # exact copy of D only: kept
+        ("F", "https://example.org/u2", c),
+        ("G", "https://example.org/u3", d), ("H", "https://example.org/u3", " ".join(d.split()[:400])),
+        ("I", None, _edit(" ".join(d.split()[:590]), 4, "z")),  # near G: removed, cluster of 3 documents
+    ]
+    assert _sim(b_short, rows[2][2]) >= 0.8 and _sim(d, rows[8][2]) >= 0.8
+    path = tmp_path_factory.mktemp("url_corpus") / "docs.jsonl"
+    path.write_text("".join(json.dumps({"id": i, "url": u, "text": t}) + "\n" for i, u, t in rows))
+    config = path.parent / "url.yaml"
+    config.write_text("dedup:\n  url: true\n")
+    out = path.parent / "out"
+    assert _run(config, out, path) == 0
+    return out
+
+
+def test_url_duplicates_leave_exact_and_near_dedup_to_the_survivors(url_corpus):
+    kept, removed = _outputs(url_corpus)
+    assert {k: (r["cluster_id"], r["cluster_size"]) for k, r in kept.items()} == {
+        "A": ("A", 2), "C": ("C", 1), "E": ("E", 1), "F": ("F", 2), "G": ("G", 3)}
+    assert {k: (r["filter"], r["reason"], r["survivor_id"]) for k, r in removed.items()} == {
+        "B": ("url_dedup_v1", "duplicate_url", "A"), "D": ("url_dedup_v1", "duplicate_url", "F"),
+        "H": ("url_dedup_v1", "duplicate_url", "G"), "I": ("minhash_dedup_v1", "near_duplicate", "G")}
+    assert removed["I"]["scores"]["dedup.cluster_size"] == 3.0
+    assert removed["B"]["scores"]["dedup.group_size"] == 2.0
+
+
+def test_url_dedup_keeps_documents_out_of_shuffles(tmp_path):
+    """With MinHash on, URL and exact duplicates are settled from ids, keys and ranks too."""
+    shuffles = _shuffles("dedup:\n  url: true\n", tmp_path)
+    assert not [g for g in shuffles if "Url/GroupByKey" in g or "Exact/GroupByKey" in g], shuffles

@@ -31,19 +31,19 @@ class DedupDocuments(beam.PTransform):
         s = self.settings
         rule = SurvivorRule(s.survivor)
         removed, errors = [], []
-        if s.url:
+        # With MinHash on, URL and exact duplicates are settled by their ranks alone and removed where MinHash
+        # writes the documents, so documents cross no shuffle in all of dedup.
+        by_rank = s.minhash.enabled
+        if s.url and not by_rank:
             docs, dropped = docs | "Dedup/Url" >> DropDuplicatesByKey("url", rule)
             removed.append(dropped)
-        # With MinHash on (and no URL step before it), exact duplicates are settled by their ranks alone and
-        # removed where MinHash writes the documents, so documents cross one shuffle in all of dedup.
-        exact_by_rank = s.exact and s.minhash.enabled and not s.url
-        if s.exact and not exact_by_rank:
+        if s.exact and not by_rank:
             docs, dropped = docs | "Dedup/Exact" >> DropDuplicatesByKey("exact", rule)
             removed.append(dropped)
         if s.minhash.enabled:
             dropped, failed = docs | "Dedup/MinHash" >> FindNearDuplicates(
                 s.minhash, rule, self.earlier_index_files, s.write_index, self.output, self.table,
-                exact=exact_by_rank)
+                exact=s.exact, url=s.url)
             removed.append(dropped)
             errors.append(failed)
             docs = None

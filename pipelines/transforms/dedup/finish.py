@@ -1,5 +1,5 @@
 """The last dedup step of one output shard: read its documents back from the spill files, apply the
-exact and near-duplicate verdicts, write the documents (and index) shard, and file a removal per
+URL, exact and near-duplicate verdicts, write the documents (and index) shard, and file a removal per
 duplicate. The documents stay an Arrow table throughout: only ids and cluster columns become Python."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from corpusmill.pipelines.io.shards import ROWS_PER_ROW_GROUP, row_group_pieces
-from corpusmill.pipelines.transforms.dedup.common import EXACT_FILTER, NEAR_FILTER, STAGE, unpack
+from corpusmill.pipelines.transforms.dedup.common import EXACT_FILTER, NEAR_FILTER, STAGE, URL_FILTER, unpack
 from corpusmill.pipelines.transforms.dedup.spilled_documents import BANDS, FINGERPRINTED, SIGNATURE, read_documents
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED, count
 from corpusmill.pipelines.transforms.write import OutputSpec, write_arrow_shard
@@ -65,6 +65,7 @@ class FinishShardFn(beam.DoFn):
         small = docs.select(["id", "input_file", "input_offset", "url", "cluster_id", "cluster_size"]).take(order)
         assignments = dict(unpack(groups["assignments"]))
         exact = dict(unpack(groups.get("exact", ())))
+        url = dict(unpack(groups.get("url", ())))
         ids = small["id"].to_pylist()
         cluster_ids, sizes = small["cluster_id"].to_pylist(), small["cluster_size"].to_pylist()
         keep = np.ones(len(ids), dtype=bool)
@@ -76,6 +77,14 @@ class FinishShardFn(beam.DoFn):
                 repeated.append((i, first))
                 continue
             first = i
+            by_url = url.get(doc_id)
+            if by_url is not None and by_url.survivor_id is not None:
+                keep[i] = False
+                removals.append((i, (URL_FILTER, "duplicate_url", {"dedup.group_size": float(by_url.group_size)},
+                                     by_url.survivor_id)))
+                continue
+            if by_url is not None:  # the survivor of a URL group stands for all of it
+                cluster_ids[i], sizes[i] = doc_id, by_url.group_size
             verdict, assignment = exact.get(doc_id), assignments.get(doc_id)
             if verdict is not None and verdict.survivor_id is not None:
                 keep[i] = False

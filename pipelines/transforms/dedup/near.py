@@ -20,6 +20,7 @@ component is also its survivor; every choice depends only on ids, texts and the 
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -50,8 +51,14 @@ from corpusmill.pipelines.transforms.dedup.clusters import (
     small_star,
     union_find,
 )
-from corpusmill.pipelines.transforms.dedup.common import NEAR_FILTER, STAGE, chunks_by_partition, partition_of
-from corpusmill.pipelines.transforms.dedup.exact import ExactVerdicts
+from corpusmill.pipelines.transforms.dedup.common import (
+    NEAR_FILTER,
+    STAGE,
+    chunks_by_partition,
+    partition_of,
+    unpack,
+)
+from corpusmill.pipelines.transforms.dedup.exact import ExactVerdicts, UrlVerdicts
 from corpusmill.pipelines.transforms.dedup.finish import FinishShardFn, index_table
 from corpusmill.pipelines.transforms.dedup.spilled_documents import documents_blob
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED, count, dead_letter
@@ -242,15 +249,23 @@ class _LendShinglesFn(_SpillingFn):
         if not halves:
             return
         store = _store(groups["store"])
+        url = dict(unpack(groups.get("url", ())))
         count(f"{NEAR_FILTER}/candidate_pairs", sum(1 for side, _, _ in halves if side == 0))
         lent: dict = {}  # a document's shingle set, made once however many pairs it is in
         for side, a, b in halves:
-            key = node_key((a, b)[side])
-            if key not in lent:
-                hashes, sig = store[key]
-                lent[key] = (None if hashes is None else np.unique(hashes), sig)
+            node = (a, b)[side]
+            key = node_key(node)
+            if key in lent:
+                continue
+            verdict = url.get(node.id) if node.earlier else None  # URL verdicts are of this build's documents
+            if verdict is not None and verdict.survivor_id is not None:
+                lent[key] = None  # removed for its URL: its pairs are dropped
+                continue
+            hashes, sig = store[key]
+            lent[key] = (None if hashes is None else np.unique(hashes), sig,
+                         None if verdict is None else verdict.group_size)
         out = ((partition_of(a.id, self.partitions), (a, b, side, lent[node_key((a, b)[side])]))
-               for side, a, b in sorted(halves))
+               for side, a, b in sorted(halves) if lent[node_key((a, b)[side])] is not None)
         for part, chunk in chunks_by_partition(out):
             yield from self.spill("halves", part, chunk)
 
@@ -272,7 +287,9 @@ class _VerifyFn(_SpillingFn):
             halves[(a, b)][side] = fingerprint
         edges = []
         for (a, b), pair in sorted(halves.items()):
-            (sh_a, sig_a), (sh_b, sig_b) = pair[0], pair[1]
+            if len(pair) < 2:
+                continue  # one of the two was removed for its URL
+            (sh_a, sig_a, count_a), (sh_b, sig_b, count_b) = pair[0], pair[1]
             if self.cfg.verify == "none":
                 similar = True
             elif self.cfg.verify == "jaccard" and sh_a is not None and sh_b is not None:
@@ -280,11 +297,17 @@ class _VerifyFn(_SpillingFn):
             else:
                 similar = estimated_jaccard(sig_a, sig_b) >= self.cfg.threshold
             if similar:
+                a, b = _counting(a, count_a), _counting(b, count_b)
                 edges += [(partition_of(a.id, self.cfg.partitions), (a, b)),
                           (partition_of(b.id, self.cfg.partitions), (b, a))]
         count(f"{NEAR_FILTER}/verified_pairs", len(edges) // 2)
         for part, chunk in chunks_by_partition(edges):
             yield from self.spill("edges", part, chunk)
+
+
+def _counting(node: Rank, count_: int | None) -> Rank:
+    """A URL group's survivor counts for its group (the same count in every edge of the node)."""
+    return node if count_ is None else dataclasses.replace(node, count=count_)
 
 
 class _StarRounds(beam.PTransform):
@@ -310,13 +333,15 @@ class _StarRounds(beam.PTransform):
 
 class FindNearDuplicates(beam.PTransform):
     """MinHash LSH near-duplicate removal that also writes the documents (`table`) and index shards;
-    returns (removals, errors). With `exact`, exact duplicates are found by their ranks alone here too,
-    and removed in the same final write."""
+    returns (removals, errors). With `url` and `exact`, URL and exact duplicates are found by their ranks
+    alone here too, and removed in the same final write: a document removed for its URL takes part in
+    neither exact nor near dedup, and its URL group's survivor counts for the group."""
 
     def __init__(self, cfg: MinHashConfig, rule: SurvivorRule, earlier_index_files: list[str],
-                 write_index: bool, output: OutputSpec, table: str = "documents", exact: bool = False):
+                 write_index: bool, output: OutputSpec, table: str = "documents", exact: bool = False,
+                 url: bool = False):
         super().__init__()
-        self.cfg, self.rule, self.exact = cfg, rule, exact
+        self.cfg, self.rule, self.exact, self.url = cfg, rule, exact, url
         self.earlier_index_files = earlier_index_files
         self.write_index = write_index
         self.output = output
@@ -340,7 +365,9 @@ class FindNearDuplicates(beam.PTransform):
         pairs = (bands | "FlattenBands" >> beam.Flatten()
                  | "GroupBuckets" >> beam.GroupByKey()
                  | "FindCandidates" >> beam.ParDo(_FindCandidatesFn(cfg, spill_root)).with_outputs("pairs")).pairs
-        halves = ({"pairs": pairs, "store": store} | "GroupPairsWithShingles" >> beam.CoGroupByKey()
+        url = docs | "Url" >> UrlVerdicts(self.rule, output.num_shards, parts) if self.url else None
+        lending = {"pairs": pairs, "store": store, **({"url": url.by_partition} if url else {})}
+        halves = (lending | "GroupPairsWithShingles" >> beam.CoGroupByKey()
                   | "LendShingles" >> beam.ParDo(_LendShinglesFn(parts, spill_root)).with_outputs("halves")).halves
         edges = (halves | "GroupPairHalves" >> beam.GroupByKey()
                  | "Verify" >> beam.ParDo(_VerifyFn(cfg, spill_root)).with_outputs("edges")).edges
@@ -355,9 +382,10 @@ class FindNearDuplicates(beam.PTransform):
                            | "ReadEdges" >> beam.FlatMap(lambda spilled: ((spilled[0], bytes(blob))
                                                                           for blob in read_blobs(spilled[1])))
                            | "Components" >> _StarRounds(cfg.max_rounds, parts, output.num_shards))
-        joined = {"docs": fp.docs, "assignments": assignments}
+        joined = {"docs": fp.docs, "assignments": assignments, **({"url": url.by_shard} if url else {})}
         if self.exact:
-            joined["exact"] = docs | "Exact" >> ExactVerdicts(self.rule, output.num_shards)
+            joined["exact"] = docs | "Exact" >> ExactVerdicts(self.rule, output.num_shards,
+                                                              url.by_id if url else None)
         result = (joined
                   | "JoinByShard" >> beam.CoGroupByKey()
                   | "FinishShards" >> beam.ParDo(FinishShardFn(
