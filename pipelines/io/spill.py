@@ -17,8 +17,12 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
+import apache_beam as beam
 from apache_beam.io.filesystem import BeamIOError, CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
 SPILL_DIR = "_spill"  # under a build's output folder
 FLUSH_BYTES = 128 << 20  # a bundle's buffered blobs are written out beyond this, so memory stays bounded
@@ -54,6 +58,29 @@ class SpillBuffer:
                     f.write(_LENGTH.pack(len(blob)))
                     f.write(blob)
             yield key, path
+
+
+class SpillingDoFn(beam.DoFn):
+    """A DoFn whose bulky outputs, under the tags in SPILLED, are spilled: `spill` buffers a blob by key, and
+    each file written (one per key and bundle, or more past FLUSH_BYTES) is output as (key, path) under its
+    tag, the element that crosses the shuffle."""
+
+    SPILLED: tuple[str, ...] = ()
+
+    def __init__(self, spill_root: str):
+        self.spill_root = spill_root
+
+    def start_bundle(self):
+        self._spills = {tag: SpillBuffer(FileSystems.join(self.spill_root, tag)) for tag in self.SPILLED}
+
+    def spill(self, tag: str, key: int, blob: bytes) -> Iterator[beam.pvalue.TaggedOutput]:
+        for written in self._spills[tag].add(key, blob):
+            yield beam.pvalue.TaggedOutput(tag, written)
+
+    def finish_bundle(self):
+        for tag, buffer in self._spills.items():
+            for written in buffer.flush():
+                yield beam.pvalue.TaggedOutput(tag, WindowedValue(written, MIN_TIMESTAMP, [GlobalWindow()]))
 
 
 def read_blobs(path: str) -> Iterator[memoryview]:

@@ -28,9 +28,6 @@ from collections.abc import Iterable, Iterator
 import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.timestamp import MIN_TIMESTAMP
-from apache_beam.utils.windowed_value import WindowedValue
 
 from corpusmill.filters.dedup.candidates import find_candidates
 from corpusmill.filters.dedup.keys import Rank, RankColumns, SurvivorRule, earlier_rank
@@ -43,7 +40,7 @@ from corpusmill.filters.dedup.minhash import (
     signatures,
 )
 from corpusmill.pipelines.io.shards import shard_of
-from corpusmill.pipelines.io.spill import SpillBuffer, read_blobs, spill_folder, spilled_items
+from corpusmill.pipelines.io.spill import SpillingDoFn, read_blobs, spill_folder, spilled_items
 from corpusmill.pipelines.transforms.dedup.clusters import (
     assign_clusters,
     label_components,
@@ -69,27 +66,7 @@ from corpusmill.schemas.records import Document
 FINGERPRINT_BATCH = (256, 2048)  # documents per NumPy signature pass (min, max)
 
 
-class _SpillingFn(beam.DoFn):
-    """A DoFn that spills bulky outputs (pipelines/io/spill.py): one file per key and bundle, whose
-    (key, path) is the element that crosses the shuffle."""
-
-    def __init__(self, spill_root: str):
-        self.spill_root = spill_root
-
-    def start_bundle(self):
-        self._spills = {tag: SpillBuffer(FileSystems.join(self.spill_root, tag)) for tag in self.SPILLED}
-
-    def spill(self, tag: str, key: int, blob: bytes) -> Iterator:
-        for written in self._spills[tag].add(key, blob):
-            yield beam.pvalue.TaggedOutput(tag, written)
-
-    def finish_bundle(self):
-        for tag, buffer in self._spills.items():
-            for written in buffer.flush():
-                yield beam.pvalue.TaggedOutput(tag, WindowedValue(written, MIN_TIMESTAMP, [GlobalWindow()]))
-
-
-class _FingerprintFn(_SpillingFn):
+class _FingerprintFn(SpillingDoFn):
     """A batch of documents -> three spills: band entries by partition, the documents with their
     fingerprints by output shard, and the store (rank, shingles, signature) by partition."""
 
@@ -153,7 +130,7 @@ class _FingerprintFn(_SpillingFn):
         return sigs, band_hashes(sigs, self.cfg.bands, self.cfg.rows)
 
 
-class _ReadIndexFn(_SpillingFn):
+class _ReadIndexFn(SpillingDoFn):
     """Rows of an earlier build's index -> band and store spills, ranked before every current document."""
 
     SPILLED = ("bands", "store")
@@ -197,7 +174,7 @@ def _band_chunks(bands: np.ndarray, ranks: list[Rank], partitions: int) -> Itera
         yield int(parts_sorted[start]), pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-class _FindCandidatesFn(_SpillingFn):
+class _FindCandidatesFn(SpillingDoFn):
     """One partition's band entries -> candidate pairs, spilled to the partitions of both their documents."""
 
     SPILLED = ("pairs",)
@@ -232,7 +209,7 @@ def _store(paths: Iterable[str]) -> dict[tuple[int, str], tuple]:
     return {node_key(rank): (sh, sig) for rank, sh, sig in spilled_items(paths)}
 
 
-class _LendShinglesFn(_SpillingFn):
+class _LendShinglesFn(SpillingDoFn):
     """One partition's store and the candidate pairs of its documents: each distinct pair gets the shingles
     (and signature) of its document here, spilled to the partition of the pair's first document, where both
     halves meet. So the store is read once, and only candidates' shingles are written again."""
@@ -270,7 +247,7 @@ class _LendShinglesFn(_SpillingFn):
             yield from self.spill("halves", part, chunk)
 
 
-class _VerifyFn(_SpillingFn):
+class _VerifyFn(SpillingDoFn):
     """Both halves of each pair: keep pairs whose similarity reaches the threshold, spilled as edges for both
     partitions."""
 
