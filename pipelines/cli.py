@@ -74,11 +74,23 @@ def _parser() -> argparse.ArgumentParser:
                     "documents/ (text Parquet), tokens/ (Megatron-LM .bin/.idx), plan.json, report and manifest.")
     mix.add_argument("--config", required=True, help="YAML config (see configs/mix.yaml)")
     mix.add_argument("--output", required=True, help="output folder (local, gs://, s3://)")
-    for sub in (curate, dedup, synth, verify, classifier, recall, tokenizer, mix):
+    build = stages.add_parser(
+        "build", help="nightly build: curate, dedup against earlier builds, decontaminate and mix the new input",
+        description="List the input files, skip those an earlier complete build under OUTPUT processed, and run "
+                    "curate -> dedup (against every earlier build) -> decontamination -> mix into "
+                    "OUTPUT/builds/<build-id>/; then point OUTPUT/latest at it. A killed build is resumed by the "
+                    "same command. Exit codes: 0 done or no new input, 1 the build failed (run again to resume), "
+                    "2 bad config or input, or another build holds the lock, 3 some records need a retry.")
+    report = stages.add_parser(
+        "report", help="regenerate a build's report.html from its outputs",
+        description="Rewrite BUILD_DIR/report.json and report.html (BUILD_DIR: OUTPUT/builds/<build-id> or "
+                    "OUTPUT/latest) from the build's stage outputs.")
+    report.add_argument("build_dir", metavar="BUILD_DIR", help="a build folder")
+    for sub in (curate, dedup, synth, verify, classifier, recall, tokenizer, mix, build, report):
         sub.add_argument("--verbose", action="store_true", help="also show Beam's and the workers' log messages")
     code.add_argument("--verbose", action="store_true", help="also show Beam's and the workers' log messages")
     for sub, example in ((curate, "configs/curate.yaml"), (dedup, "configs/dedup.yaml"), (code, "configs/code.yaml"),
-                         (synth, "configs/synth.yaml")):
+                         (synth, "configs/synth.yaml"), (build, "configs/nightly.yaml")):
         sub.add_argument("--config", required=True, help=f"YAML config (see {example})")
         sub.add_argument("--output", required=True, help="output folder (local, gs://, s3://)")
         sub.add_argument("--input", action="append", metavar="PATH_OR_GLOB",
@@ -136,6 +148,15 @@ def main(argv: list[str] | None = None) -> int:
             from corpusmill.pipelines.recall_loop import run_recall
 
             return run_recall(load_stage_config(args.config, args.stage), args.output, beam_args)
+        if args.stage == "build":
+            from corpusmill.pipelines.nightly.chain import run_build
+
+            return run_build(load_stage_config(args.config, args.stage), args.input, args.output, beam_args)
+        if args.stage == "report":
+            from corpusmill.pipelines.nightly.report import regenerate
+
+            print(f"corpusmill report: {regenerate(args.build_dir)}")
+            return 0
         if args.stage == "verify":
             try:
                 config = VerifyConfig(problems=args.problems, generations=args.generations, format=args.format)

@@ -502,6 +502,51 @@ class MixConfig(_StageConfig):
         return InputConfig(paths=[p for s in self.sources for p in s.paths])
 
 
+class BuildMixSource(MixSourceConfig):
+    """A source of a build's mixture: with no `paths`, the documents the build curated (see `mix.curated`)."""
+
+    paths: list[str] = Field(default_factory=list, description="files, folders or globs; [] = curated documents")
+
+
+class BuildMixConfig(_Strict):
+    """A build's mixture: the `mix` stage's settings, over the curated documents and any other sources."""
+
+    curated: Literal["all_builds", "this_build"] = Field(
+        "all_builds", description="what sources without paths read: the documents of every complete build "
+                                  "under the output root and this one (latest is the whole corpus), or this "
+                                  "build's only")
+    sources: list[BuildMixSource] = Field(..., min_length=1)
+    tokenizer: MixTokenizerConfig = Field(default_factory=MixTokenizerConfig)
+    total_tokens: int | None = Field(None, ge=1)
+    seed: int = Field(0, ge=0)
+    output: MixOutputConfig = Field(default_factory=MixOutputConfig)
+
+
+class BuildConfig(CurateConfig):
+    """`corpusmill build`: curate -> dedup (against every earlier build under the output root) ->
+    decontamination -> mix, on the input files no earlier complete build processed."""
+
+    stage: Literal["build"] = "build"  # type: ignore[assignment]
+    dedup: DedupSettings = Field(default_factory=DedupSettings)  # type: ignore[assignment]
+    decontamination: list[str | dict] = Field(default_factory=list, description="eval files (decontamination_v1)")
+    mix: BuildMixConfig | None = Field(None, description="null: the build stops after dedup")
+
+    def curate_config(self, earlier_builds: list[str]) -> CurateConfig:
+        """The curate stage's config: this one's curate fields, deduplicating against `earlier_builds` too."""
+        fields = self.model_dump(exclude={"stage", "decontamination", "mix"})
+        fields["dedup"]["earlier_indexes"] = [*self.dedup.earlier_indexes, *earlier_builds]
+        return CurateConfig.model_validate(fields)
+
+    def mix_config(self, curated: list[str]) -> MixConfig | None:
+        """The mix stage's config: sources without paths read `curated` (documents folders)."""
+        if self.mix is None:
+            return None
+        fields = self.mix.model_dump(exclude={"curated"})
+        for source in fields["sources"]:
+            source["paths"] = source["paths"] or list(curated)
+        return MixConfig.model_validate({**fields, "decontamination": self.decontamination})
+
+
 class VerifyConfig(_StageConfig):
     """`corpusmill verify`: generations made elsewhere, checked against their problems. Built from the
     command line (--problems, --generations, --format) rather than a file."""
@@ -516,7 +561,8 @@ class VerifyConfig(_StageConfig):
 STAGE_MODELS: dict[str, type[BaseModel]] = {"curate": CurateConfig, "dedup": DedupConfig, "synth": SynthConfig,
                                             "verify": VerifyConfig, "train-classifier": ClassifierConfig,
                                             "recall": RecallConfig, "code": CodeConfig,
-                                            "train-tokenizer": TokenizerTrainingConfig, "mix": MixConfig}
+                                            "train-tokenizer": TokenizerTrainingConfig, "mix": MixConfig,
+                                            "build": BuildConfig}
 
 
 def load_config(path: str | Path, stage: str) -> BaseModel:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import html
 
 
-def _bars(rows: list[tuple[str, int]], color: str) -> str:
+def bars(rows: list[tuple[str, int]], color: str) -> str:
     """A horizontal bar chart as inline SVG (no plotting dependency needed for a report)."""
     if not rows:
         return "<p>none</p>"
     top = max(n for _, n in rows) or 1
     height = 22 * len(rows) + 4
-    parts = [f'<svg width="760" height="{height}" role="img">']
+    parts = [f'<svg class="plot" width="760" height="{height}" role="img">']
     for i, (label, n) in enumerate(rows):
         y = 22 * i + 2
         width = 420 * n / top
@@ -32,8 +32,8 @@ def _synth_sections(report: dict) -> str:
         return ""
     accepted = [(k.removeprefix("synth/accepted."), n) for k, n in sorted(counters.items())
                 if k.startswith("synth/accepted.")]
-    return (f"<h2>Problems by pass rate (share of samples verified)</h2>{_bars(rates, '#4bacc6')}"
-            f"<h2>Accepted samples per source</h2>{_bars(accepted, '#9bbb59')}")
+    return (f"<h2>Problems by pass rate (share of samples verified)</h2>{bars(rates, '#4bacc6')}"
+            f"<h2>Accepted samples per source</h2>{bars(accepted, '#9bbb59')}")
 
 
 def _mix_section(report: dict) -> str:
@@ -56,7 +56,7 @@ def _mix_section(report: dict) -> str:
 
 def _tag_sections(report: dict) -> str:
     """Removals by tag per step: the benchmarks decontamination matched."""
-    return "".join(f"<h2>{html.escape(step)}: removals by {html.escape(kind)}</h2>{_bars(rows, '#c0504d')}"
+    return "".join(f"<h2>{html.escape(step)}: removals by {html.escape(kind)}</h2>{bars(rows, '#c0504d')}"
                    for step, tags in report.get("removed_by_tag", {}).items()
                    for kind, rows in _by_kind(tags).items())
 
@@ -81,16 +81,16 @@ def render_html(report: dict, title: str) -> str:
 <p>inputs {report['inputs']} = kept {report['kept']} + removed {report['removed']} + errors {report['errors']}:
 <b>{check}</b></p>
 {_mix_section(report)}
-<h2>Removal funnel (removed + errors per step)</h2>{_bars(funnel, '#c0504d')}
+<h2>Removal funnel (removed + errors per step)</h2>{bars(funnel, '#c0504d')}
 <table><tr><th>stage</th><th>filter</th><th>in</th><th>removed</th><th>errors</th><th>out</th></tr>
 {''.join(f"<tr><td>{s['stage']}</td><td>{s['filter']}</td><td>{s['in']}</td><td>{s['removed']}</td>"
          f"<td>{s['errors']}</td><td>{s['out']}</td></tr>" for s in report['funnel'])}</table>
-<h2>Removals by reason</h2>{_bars(reasons, '#4f81bd')}
+<h2>Removals by reason</h2>{bars(reasons, '#4f81bd')}
 {_tag_sections(report)}
-<h2>Languages of kept documents</h2>{_bars(langs, '#9bbb59')}
-<h2>Kept document length (characters)</h2>{_bars(list(report['length_histogram'].items()), '#8064a2')}
-<h2>Duplicate-cluster sizes of kept documents</h2>{_bars(list(report['cluster_size_histogram'].items()), '#f79646')}
+<h2>Languages of kept documents</h2>{bars(langs, '#9bbb59')}
+<h2>Kept document length (characters)</h2>{bars(list(report['length_histogram'].items()), '#8064a2')}
+<h2>Duplicate-cluster sizes of kept documents</h2>{bars(list(report['cluster_size_histogram'].items()), '#f79646')}
 {_synth_sections(report)}
-<h2>Skipped WARC records by kind</h2>{_bars(list(report['skipped_records'].items()), '#777')}
+<h2>Skipped WARC records by kind</h2>{bars(list(report['skipped_records'].items()), '#777')}
 </body></html>
 """

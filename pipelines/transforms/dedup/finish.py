@@ -124,6 +124,8 @@ class FinishShardFn(beam.DoFn):
             pa.array([i for i, _ in removals], pa.int64())).to_pylist()
         for row, (_, (filter_name, reason, scores, survivor)) in zip(rows, removals, strict=True):
             count(f"{filter_name}/removed.{reason}")
+            if scores.get("dedup.earlier_build"):  # the report's "removed against earlier builds"
+                count(f"{filter_name}/tag.earlier_build")
             yield beam.pvalue.TaggedOutput(REMOVED, Removal(
                 row["id"], STAGE, filter_name, reason, row["input_file"], row["input_offset"], row["url"], scores,
                 survivor_id=survivor))
