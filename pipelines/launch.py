@@ -22,7 +22,8 @@ from corpusmill.pipelines.io import report as reports
 from corpusmill.pipelines.io import shards
 from corpusmill.pipelines.io.inputs import InputError, auto_num_shards, resolve_inputs
 from corpusmill.pipelines.io.spill import remove_spills
-from corpusmill.pipelines.options import pipeline_options
+from corpusmill.pipelines.options import is_local_runner, pipeline_options
+from corpusmill.pipelines.progress import progress_line
 from corpusmill.pipelines.transforms.dedup.clusters import UNCONVERGED
 from corpusmill.pipelines.transforms.ledger import NAMESPACE
 from corpusmill.pipelines.transforms.write import SFT_JSONL, OutputSpec, write_table_shard
@@ -109,7 +110,7 @@ def run_stage(spec: StageSpec, config: BaseModel, inputs_override: list[str] | N
     }
     manifests.write_manifest(out, {**base, "status": "running"})
 
-    with quiet_local_workers():
+    with quiet_local_workers(), progress_line(spec.name, len(inputs), is_local_runner(beam_args)):
         result = pipeline.run()
         result.wait_until_finish()
     remove_spills(out)

@@ -31,6 +31,11 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
     return PipelineOptions(args)
 
 
+def is_local_runner(beam_args: list[str]) -> bool:
+    """True when the run stays on this machine (Beam's DirectRunner, the default here)."""
+    return (_value(list(beam_args), "--runner") or "DirectRunner") in ("DirectRunner", "direct", "FnApiRunner")
+
+
 def _value(args: list[str], flag: str) -> str | None:
     for i, arg in enumerate(args):
         if arg.startswith(flag + "="):

@@ -146,11 +146,22 @@ def offered_documents(source: MixSourceConfig, files: list[SourceFile]) -> int:
         import polars as pl
 
         keep = pl.col(source.text_field).str.strip_chars().str.len_chars() > 0
-        columns = set(pq.ParquetFile(parquet[0]).schema_arrow.names) if not parquet[0].startswith(("gs:", "s3:")) \
-            else set()
+        with FileSystems.open(parquet[0], compression_type="uncompressed") as raw:
+            columns = set(pq.ParquetFile(raw).schema_arrow.names)
+        needed = {source.text_field}
         for cond in source.where:
-            keep = keep & _polars_condition(cond, *split_column(cond.column, columns))
-        total += pl.scan_parquet(parquet).filter(keep).select(pl.len()).collect().item()
+            column, field = split_column(cond.column, columns)
+            keep = keep & _polars_condition(cond, column, field)
+            needed.add(column)
+        local = [p for p in parquet if "://" not in p]
+        if local:
+            total += pl.scan_parquet(local).filter(keep).select(pl.len()).collect().item()
+        # Other schemes through Beam FileSystems, as the build reads them (polars' object-store clients
+        # know gs:// and s3:// only, with credentials of their own), a batch of the needed columns at a time.
+        for path in (p for p in parquet if "://" in p):
+            with FileSystems.open(path, compression_type="uncompressed") as raw:
+                for batch in pq.ParquetFile(raw).iter_batches(columns=sorted(needed & columns)):
+                    total += pl.from_arrow(batch).filter(keep).height
     for file in files:
         if file.format != "jsonl":
             continue

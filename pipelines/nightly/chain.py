@@ -18,12 +18,13 @@ from apache_beam.io.filesystems import FileSystems
 from corpusmill.pipelines.errors import UsageError
 from corpusmill.pipelines.io import manifest as manifests
 from corpusmill.pipelines.io.inputs import InputError, resolve_inputs
+from corpusmill.pipelines.io.mix_sources import offered_documents, source_files
 from corpusmill.pipelines.launch import run_stage
 from corpusmill.pipelines.nightly.lock import BuildLock
 from corpusmill.pipelines.nightly.report import write_build_report
 from corpusmill.pipelines.nightly.root import COMPLETE, Build, BuildRoot, is_local
 from corpusmill.pipelines.stages import curate, mix
-from corpusmill.schemas.config import BuildConfig
+from corpusmill.schemas.config import BuildConfig, MixConfig
 
 EXIT_FAILED = 1
 CURATE, MIX = "curate", "mix"
@@ -83,36 +84,66 @@ def list_inputs(patterns: list[str], fmt: str) -> dict[str, dict]:
 def _run(builds: BuildRoot, build: Build, config: BuildConfig, beam_args: list[str]) -> int:
     """The stages of one build, each skipped when already complete; then its report and `latest`."""
     earlier_curated = [builds.build(i).stage_dir(CURATE) for i in build.manifest["earlier_builds"]]
-    stages = [(CURATE, curate.spec(None), config.curate_config(earlier_curated), sorted(build.inputs))]
-    mix_config = config.mix_config(_documents(earlier_curated if config.mix and config.mix.curated == "all_builds"
-                                              else [], build.stage_dir(CURATE)))
-    if mix_config is not None:
-        stages.append((MIX, mix.spec(None), mix_config, None))
-    for n, (name, spec, stage_config, inputs) in enumerate(stages, 1):
-        print(f"\ncorpusmill build {build.id}: stage {n}/{len(stages)}: {name}", flush=True)
-        try:
-            code = run_stage(spec, stage_config, inputs, build.stage_dir(name), beam_args)
-        except UsageError:
-            raise
-        except Exception as err:  # noqa: BLE001 - any failure of a run leaves the build to be resumed
-            return _failed(builds, build, name, describe_failure(err))
-        if code:
-            builds.update(build, status=f"stopped_at_{name}")
-            print(f"corpusmill build: build {build.id} stopped at stage {name} (exit code {code}); "
-                  f"{_untouched(builds)} Run the same command again to resume it.", file=sys.stderr)
-            return code
-    report = write_build_report(builds, build, [name for name, *_ in stages])
+    planned = [CURATE, *([MIX] if config.mix else [])]
+    code = _stage(builds, build, planned, CURATE, lambda: (curate.spec(None), config.curate_config(earlier_curated),
+                                                           sorted(build.inputs)), beam_args)
+    if code is not None:
+        return code
+    done, skipped = [CURATE], {}
+    if config.mix is not None:
+        curated = _documents([*(earlier_curated if config.mix.curated == "all_builds" else []),
+                              build.stage_dir(CURATE)])
+        mix_config = config.mix_config(curated)
+        empty = _curated_sources_without_documents(config, mix_config)
+        if empty:
+            skipped[MIX] = (f"no curated document meets the conditions of source(s) {', '.join(empty)}, "
+                            "so there is no mixture to make")
+            print(f"corpusmill build {build.id}: mix skipped: {skipped[MIX]}", file=sys.stderr)
+        else:
+            code = _stage(builds, build, planned, MIX, lambda: (mix.spec(None), mix_config, None), beam_args)
+            if code is not None:
+                return code
+            done.append(MIX)
+    build = builds.update(build, stages=done, skipped=skipped)
+    report = write_build_report(builds, build, done)
     build = builds.update(build, status=COMPLETE, finished=manifests.now(),
-                          counts={k: report["totals"][k] for k in ("inputs", "kept", "removed", "errors")},
-                          stages=[name for name, *_ in stages])
+                          counts={k: report["totals"][k] for k in ("inputs", "kept", "removed", "errors")})
     builds.point_latest()
-    _print_done(builds, build)
+    _print_done(builds, build, MIX in done)
     return 0
 
 
-def _documents(earlier_curated: list[str], this_curated: str) -> list[str]:
+def _stage(builds: BuildRoot, build: Build, planned: list[str], name: str, make, beam_args: list[str]) -> int | None:
+    """Run one stage of the build (`make()` gives its spec, config and inputs); None when it completed,
+    else the exit code the build stops with."""
+    print(f"\ncorpusmill build {build.id}: stage {planned.index(name) + 1}/{len(planned)}: {name}", flush=True)
+    try:
+        spec, stage_config, inputs = make()
+        code = run_stage(spec, stage_config, inputs, build.stage_dir(name), beam_args)
+    except UsageError:
+        raise
+    except Exception as err:  # noqa: BLE001 - any failure of a run leaves the build to be resumed
+        return _failed(builds, build, name, describe_failure(err))
+    if code:
+        builds.update(build, status=f"stopped_at_{name}")
+        print(f"corpusmill build: build {build.id} stopped at stage {name} (exit code {code}); "
+              f"{_untouched(builds)} Run the same command again to resume it.", file=sys.stderr)
+        return code
+    return None
+
+
+def _curated_sources_without_documents(config: BuildConfig, mix_config: MixConfig) -> list[str]:
+    """Sources reading curated documents that offer none (a night whose crawl kept nothing they select):
+    the build completes without a mixture rather than failing every night after."""
+    curated = {s.name for s in config.mix.sources if not s.paths}
+    sources = [s for s in mix_config.sources if s.name in curated]
+    files = source_files(sources)
+    return [s.name for s in sources if offered_documents(s, [f for f in files if f.source == s.name]) == 0]
+
+
+def _documents(curated: list[str]) -> list[str]:
     """Globs of the documents shards of the given curate folders (globs work on every filesystem)."""
-    return [FileSystems.join(folder, "documents", "part-*.parquet") for folder in [*earlier_curated, this_curated]]
+    return [FileSystems.join(folder, "documents", "part-*.parquet") for folder in curated]
 
 
 def _failed(builds: BuildRoot, build: Build, stage: str, reason: str) -> int:
@@ -148,7 +179,8 @@ def describe_failure(err: BaseException) -> str:
     lines = _ERROR_LINE.findall(str(err))
     if lines:
         kind, message = lines[-1]
-        return f"{kind}: {message.strip()}"
+        inner = _ERROR_LINE.match(message)  # "RuntimeError: OSError: ..." says the OSError
+        return f"{inner.group(1)}: {inner.group(2).strip()}" if inner else f"{kind}: {message.strip()}"
     return f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
 
 
@@ -166,13 +198,17 @@ def _check_root(root: str) -> None:
         raise UsageError(f"cannot write to the output root {root!r}: {describe_failure(err)}") from err
 
 
-def _print_done(builds: BuildRoot, build: Build) -> None:
+def _print_done(builds: BuildRoot, build: Build, has_mix: bool) -> None:
     counts = build.manifest["counts"]
-    latest = FileSystems.join(builds.root, "latest")
-    mix_docs = FileSystems.join(latest, MIX, "documents")
-    print(f"\ncorpusmill build {build.id}: complete: inputs {counts['inputs']}, kept {counts['kept']}, "
-          f"removed {counts['removed']}, errors {counts['errors']}\n"
-          f"  latest:          {latest} -> {build.path}\n"
-          f"  training shards: {mix_docs}/ (text), {FileSystems.join(latest, MIX, 'tokens')}/ (Megatron-LM)\n"
-          f"  curated:         {FileSystems.join(latest, CURATE, 'documents')}/\n"
-          f"  report:          {FileSystems.join(build.path, 'report.html')}")
+    # On a local disk ROOT/latest is a link to the build; object stores have ROOT/latest.json naming it.
+    where = FileSystems.join(builds.root, "latest") if is_local(builds.root) else build.path
+    pointer = (f"{where} -> {build.path}" if is_local(builds.root)
+               else f"{FileSystems.join(builds.root, 'latest.json')} names {build.id}")
+    lines = [f"\ncorpusmill build {build.id}: complete: inputs {counts['inputs']}, kept {counts['kept']}, "
+             f"removed {counts['removed']}, errors {counts['errors']}", f"  latest:          {pointer}"]
+    if has_mix:
+        lines.append(f"  training shards: {FileSystems.join(where, MIX, 'documents')}/ (text), "
+                     f"{FileSystems.join(where, MIX, 'tokens')}/ (Megatron-LM)")
+    lines += [f"  curated:         {FileSystems.join(where, CURATE, 'documents')}/",
+              f"  report:          {FileSystems.join(where, 'report.html')}"]
+    print("\n".join(lines))

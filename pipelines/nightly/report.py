@@ -93,6 +93,7 @@ def build_report(builds: BuildRoot, build: Build, stages: list[str]) -> dict:
         "length_histogram": curated.get("length_histogram", {}),
         "cluster_size_histogram": curated.get("cluster_size_histogram", {}),
         "mixture": mixture,
+        "skipped": build.manifest.get("skipped", {}),
         "previous": None if previous is None else {"build_id": previous["build_id"],
                                                      "summary": previous.get("summary", {}),
                                                      "languages": previous.get("languages", {})},

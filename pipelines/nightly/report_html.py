@@ -77,7 +77,8 @@ def _change(report: dict) -> str:
 def _mixture(report: dict) -> str:
     mix = report["mixture"]
     if not mix:
-        return "<p>This build has no mix stage.</p>"
+        why = report.get("skipped", {}).get("mix")
+        return f"<p>Mix skipped: {html.escape(why)}.</p>" if why else "<p>This build has no mix stage.</p>"
     rows = [(name, s["share"]["planned"], s["share"]["achieved"]) for name, s in sorted(mix["sources"].items())]
     total = mix["total_tokens"]
     return (f"<p>tokens planned {total['planned']}, achieved {total['achieved']} (seed {mix['seed']})</p>"

@@ -16,6 +16,7 @@ from corpusmill.core.mix_plan import MixPlan, SourceTarget, bucket_of, order_key
 from corpusmill.pipelines.io import megatron, shards
 from corpusmill.pipelines.io.mix_sources import SourceFile, meets, read_rows, split_column, value_of
 from corpusmill.pipelines.io.read_events import STAGE as READ_STAGE
+from corpusmill.pipelines.progress import records_read
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED, count, count_written, dead_letter
 from corpusmill.schemas.config import MixConfig, MixSourceConfig
 from corpusmill.schemas.records import Document, ErrorRecord, Removal, stable_id
@@ -43,6 +44,7 @@ class ReadSourceFn(beam.DoFn):
         try:
             for offset, row in read_rows(file.path, file.format, list(dict.fromkeys(wanted))):
                 n += 1
+                records_read()  # the launcher's status line on a terminal
                 yield from self._event(file, source, offset, row)
         except Exception as err:  # noqa: BLE001 - dead-letter boundary: a bad file must not stop the build
             count("read/inputs")
@@ -53,6 +55,7 @@ class ReadSourceFn(beam.DoFn):
             count("read/inputs", n)
             count(f"mix/read.{file.source}", n)
             count("read/files")
+            records_read(0, file_done=True)
 
     def _event(self, file: SourceFile, source: MixSourceConfig, offset: int, row) -> Iterator:
         if isinstance(row, Exception) or not isinstance(row, dict):

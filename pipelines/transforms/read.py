@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from tqdm import tqdm
 
 from corpusmill.pipelines.io import readers
 from corpusmill.pipelines.io.read_events import STAGE as READ_STAGE
+from corpusmill.pipelines.progress import records_read
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED, count
 from corpusmill.schemas.config import InputConfig
 from corpusmill.schemas.records import ErrorRecord
@@ -32,11 +32,9 @@ class _ReadFileFn(beam.DoFn):
         def open_stream():
             return FileSystems.open(path, compression_type="uncompressed")
 
-        # A bar per file on an interactive terminal (tqdm disables itself on logs and pipes).
-        progress = tqdm(desc=path.rsplit("/", 1)[-1], unit=" records", disable=None, mininterval=2, leave=False)
         try:
             for event in readers.read_records(path, fmt, open_stream, source, self.fields, self.verify_digests):
-                progress.update()
+                records_read()  # the launcher's status line on a terminal
                 if event.skipped_kind is not None:
                     count(f"read/skipped.{event.skipped_kind}")
                     continue
@@ -57,7 +55,7 @@ class _ReadFileFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(
                 ERRORS, ErrorRecord(path, READ_STAGE, type(err).__name__, f"file failed after {n - 1} "
                                     f"records: {err}"[:2000]))
-        progress.close()
+        records_read(0, file_done=True)
         count("read/files")
         log.info("read %s: %d records", path, n)
 
