@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from corpusmill.core.package_files import local, portable
+
 END_OF_TEXT = "<|end_of_text|>"
 
 
@@ -45,13 +47,16 @@ class Encoder:
         self._eod: list[int] = []
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_tokenizer": None, "_eod": []}
+        return {**self.__dict__, "path": portable(self.path), "_tokenizer": None, "_eod": []}
 
     def setup(self) -> None:
         if self._tokenizer is not None:
             return
         from tokenizers import Tokenizer
 
+        self.path = local(self.path)  # unpickled on a worker: the package's copy there
+        if not Path(self.path).is_file():  # the tokenizers library's own error names no file
+            raise FileNotFoundError(f"tokenizer not found: {self.path}")
         self._tokenizer = Tokenizer.from_file(self.path)
         if self.end_of_document is not None:
             token = self._tokenizer.token_to_id(self.end_of_document)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from corpusmill.core.package_files import local, portable
+
 LABEL_PREFIX = "__label__"
 # lid.176 saw sentences and paragraphs; beyond this many characters the prediction no longer
 # changes, only the time to compute it does.
@@ -35,13 +37,14 @@ class LanguageIdentifier:
 
         # fastText prints a deprecation notice for every load_model on stderr; it says nothing useful.
         fasttext.FastText.eprint = lambda *_args, **_kwargs: None
+        self.model_path = local(self.model_path)  # unpickled on a worker: the package's copy there
         if not Path(self.model_path).is_file():
             raise FileNotFoundError(f"language ID model not found: {self.model_path}")
         self._model = fasttext.load_model(self.model_path)
 
     def __getstate__(self) -> dict:
         # Never pickle the loaded model into a Beam graph; workers load it in setup().
-        return {"model_path": self.model_path, "_model": None}
+        return {"model_path": portable(self.model_path), "_model": None}
 
     def identify(self, text: str) -> tuple[str, float]:
         """The most likely language code and its probability; ("und", 0.0) for text without letters."""

@@ -20,6 +20,7 @@ from pathlib import Path
 import regex
 
 from corpusmill.core.helper_process import main_module_hidden
+from corpusmill.core.package_files import local, portable
 
 LABEL_PREFIX = "__label__"
 _PUNCT = regex.compile(r"([\p{P}\p{S}])")
@@ -104,13 +105,14 @@ class TextClassifier:
         self._model = None
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_model": None}
+        return {**self.__dict__, "model_file": portable(self.model_file), "_model": None}
 
     def setup(self) -> None:
         if self._model is None:
             import fasttext
 
             fasttext.FastText.eprint = lambda *_args, **_kwargs: None
+            self.model_file = local(self.model_file)  # unpickled on a worker: the package's copy there
             if not Path(self.model_file).is_file():
                 raise FileNotFoundError(f"classifier model not found: {self.model_file}")
             self._model = fasttext.load_model(self.model_file)

@@ -19,6 +19,7 @@ recognised from their fields (or named), anything else is read from its text-lik
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import logging
 import os
@@ -198,6 +199,9 @@ class Decontamination:
     ngram: int = 10
     cjk_ngram: int = 10
     _sets: tuple = field(default=(), compare=False, repr=False)
+    # Every item's text, read where the filter is made: a worker on a cluster need not see the eval files.
+    _items: tuple = field(default=(), compare=False, repr=False)
+    _items_hash: str = field(default="", compare=False, repr=False)
     _index: dict = field(default_factory=dict, compare=False, repr=False)
 
     def score_names(self) -> tuple[str, ...]:
@@ -223,14 +227,16 @@ class Decontamination:
         object.__setattr__(self, "eval_files", tuple(json.dumps(e, sort_keys=True) if isinstance(e, dict) else e
                                                      for e in self.eval_files))
         object.__setattr__(self, "_sets", sets)
+        items = tuple(tuple(read_items(e.path, e.format)[0]) for e in sets)
+        object.__setattr__(self, "_items", items)
+        object.__setattr__(self, "_items_hash", hashlib.sha256(json.dumps(items).encode()).hexdigest())
 
     def setup(self) -> None:
         """Hash every evaluation item's n-grams once per process (kept out of the pickled filter): a runner
         may set up several instances in one worker, and each used to build its own index."""
         if self._index:
             return
-        key = (self._sets, self.ngram, self.cjk_ngram,
-               tuple((os.path.getmtime(e.path), os.path.getsize(e.path)) for e in self._sets))
+        key = (self._sets, self.ngram, self.cjk_ngram, self._items_hash)
         if key not in _BUILT_INDEXES:
             _BUILT_INDEXES.clear()  # one index per process at a time: they can be large
             _BUILT_INDEXES[key] = self._build_index()
@@ -238,8 +244,7 @@ class Decontamination:
 
     def _build_index(self) -> dict:
         texts, labels = [], []
-        for eval_set in self._sets:
-            items, _ = read_items(eval_set.path, eval_set.format)
+        for eval_set, items in zip(self._sets, self._items, strict=True):
             texts += items
             labels += [(eval_set.name, f"{eval_set.name}#{i}: {' '.join(item.split())[:200]}")
                        for i, item in enumerate(items)]

@@ -22,7 +22,7 @@ from corpusmill.pipelines.io import report as reports
 from corpusmill.pipelines.io import shards
 from corpusmill.pipelines.io.inputs import InputError, auto_num_shards, resolve_inputs
 from corpusmill.pipelines.io.spill import remove_spills
-from corpusmill.pipelines.options import is_local_runner, pipeline_options
+from corpusmill.pipelines.options import is_local_runner, local_worker_processes, pipeline_options
 from corpusmill.pipelines.progress import progress_line
 from corpusmill.pipelines.transforms.dedup.clusters import UNCONVERGED
 from corpusmill.pipelines.transforms.ledger import NAMESPACE
@@ -110,7 +110,7 @@ def run_stage(spec: StageSpec, config: BaseModel, inputs_override: list[str] | N
     }
     manifests.write_manifest(out, {**base, "status": "running"})
 
-    with quiet_local_workers(), progress_line(spec.name, len(inputs), is_local_runner(beam_args)):
+    with quiet_local_workers(beam_args), progress_line(spec.name, len(inputs), is_local_runner(beam_args)):
         result = pipeline.run()
         result.wait_until_finish()
     remove_spills(out)
@@ -152,11 +152,15 @@ def _outcome(report: dict) -> tuple[str, int]:
 
 
 @contextmanager
-def quiet_local_workers() -> Iterator[None]:
+def quiet_local_workers(beam_args: list[str]) -> Iterator[None]:
     """Start the local runner's worker processes through pipelines/worker.py, which keeps their start-up
     chatter off the console. Beam builds the worker command from `sys.executable` when the pipeline
-    runs, so it is pointed there for that long (other runners never read it)."""
+    runs, so it is pointed there for that long, and only on the local runner's multi_processing mode:
+    other runners' staging runs `sys.executable -m pip` while the pipeline is submitted."""
     fix_runner_data_race()  # the local runner drops data at random without it (see beam_fixes.py)
+    if not local_worker_processes(beam_args):
+        yield
+        return
     python = sys.executable
     sys.executable = f"{python} -m corpusmill.pipelines.worker"
     try:

@@ -36,6 +36,12 @@ def is_local_runner(beam_args: list[str]) -> bool:
     return (_value(list(beam_args), "--runner") or "DirectRunner") in ("DirectRunner", "direct", "FnApiRunner")
 
 
+def local_worker_processes(beam_args: list[str]) -> bool:
+    """True when the local runner starts worker processes (its multi_processing mode, the default here)."""
+    mode = _value(list(beam_args), "--direct_running_mode") or "multi_processing"
+    return is_local_runner(beam_args) and mode == "multi_processing"
+
+
 def _value(args: list[str], flag: str) -> str | None:
     for i, arg in enumerate(args):
         if arg.startswith(flag + "="):

@@ -109,7 +109,7 @@ def _draw_negatives(config: RecallConfig, formats: dict[str, str], folder: str, 
         _ = (read.records | "ToDocuments" >> ExtractText(HtmlExtractor())).docs \
             | "Draw" >> beam.ParDo(DrawFn(config.negative_rate, config.seed)) \
             | "WriteNegatives" >> WriteTable(output, "documents")
-        with quiet_local_workers():
+        with quiet_local_workers(beam_args):
             pipeline.run().wait_until_finish()
         _write(done, json.dumps({"key": key}))
     table = _column(FileSystems.join(folder, "documents"), ["id", "text"])
