@@ -85,6 +85,7 @@ models: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e ".[test,bench]"
 	$(BIN)/python bench/curate.py
+	$(BIN)/python bench/build_overhead.py
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) out
