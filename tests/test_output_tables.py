@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
+import yaml
 
+from corpusmill.schemas.config import load_config
 from tests.conftest import run_cli
 
 CONFIGS = Path(__file__).parent.parent / "configs"
@@ -19,7 +21,11 @@ TRACES = Path(__file__).parent / "data" / "traces" / "r1_think_tagged_math_10.js
 def builds(tmp_path_factory, data_dir) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("tables")
     curate, dedup, verify = root / "curate", root / "dedup", root / "verify"
-    assert run_cli("curate", "--config", str(CONFIGS / "nightly.yaml"), "--output", str(curate),
+    # the curate config of a nightly build: filters, PII and dedup with an index
+    curate_config = root / "curate.yaml"
+    curate_config.write_text(yaml.safe_dump(load_config(CONFIGS / "nightly.yaml", "build").curate_config([])
+                                            .model_dump(mode="json")))
+    assert run_cli("curate", "--config", str(curate_config), "--output", str(curate),
                    "--input", str(data_dir / "web"), "--input", str(data_dir / "bad")) == 0
     assert run_cli("dedup", "--config", str(CONFIGS / "dedup.yaml"), "--output", str(dedup),
                    "--input", str(curate / "documents")) == 0
