@@ -8,6 +8,7 @@ import os
 import sys
 
 EXIT_USAGE = 2
+EXIT_LOCKED = 4  # `build`: another build holds the root's lock; nothing to fix, try later
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
                     "curate -> dedup (against every earlier build) -> decontamination -> mix into "
                     "OUTPUT/builds/<build-id>/; then point OUTPUT/latest at it. A killed build is resumed by the "
                     "same command. Exit codes: 0 done or no new input, 1 the build failed (run again to resume), "
-                    "2 bad config or input, or another build holds the lock, 3 some records need a retry.")
+                    "2 bad config or input, 3 some records need a retry, 4 another build holds the lock.")
     report = stages.add_parser(
         "report", help="regenerate a build's report.html from its outputs",
         description="Rewrite BUILD_DIR/report.json and report.html (BUILD_DIR: OUTPUT/builds/<build-id> or "
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_stage(STAGES[args.stage].spec(args), config, inputs, args.output, beam_args)
     except (ConfigError, UsageError) as err:
         print(f"corpusmill {args.stage}: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_LOCKED if type(err).__name__ == "LockedError" else EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -182,7 +182,7 @@ def _without_paths(table: list[dict], build_dir: Path) -> list[dict]:
 
 def _second_build_is_refused(root: Path) -> None:
     refused = build(root, NIGHT_1)
-    assert refused.returncode == 2
+    assert refused.returncode == 4
     assert "another build holds" in refused.stderr
 
 
@@ -239,10 +239,43 @@ def test_a_lock_held_by_a_live_build_is_refused_and_a_stale_one_is_taken(tmp_pat
                                                   "started": "2026-01-01T00:00:00Z", "token": "x"}))
     with BuildLock(str(root)) as lock:
         assert "stale lock" in lock.note
-    # A lock from another machine cannot be checked: it is refused, with what to do.
-    (root / "build.lock").write_text(json.dumps({"host": "elsewhere", "pid": 1, "token": "y"}))
+    # A lock from another machine is live while its heartbeat is recent, stale after STALE_AFTER_S.
+    from corpusmill.pipelines.nightly.lock import STALE_AFTER_S
+
+    (root / "build.lock").write_text(json.dumps({"host": "elsewhere", "pid": 1, "token": "y",
+                                                  "heartbeat": time.time() - 60}))
     with pytest.raises(UsageError, match="delete the lock file"):
         BuildLock(str(root)).__enter__()
+    (root / "build.lock").write_text(json.dumps({"host": "elsewhere", "pid": 1, "token": "y",
+                                                  "heartbeat": time.time() - STALE_AFTER_S - 1}))
+    with BuildLock(str(root)) as lock:
+        assert "on elsewhere" in lock.note
+    assert not (root / "build.lock").exists()
+
+
+def test_the_lock_heartbeat_is_renewed_while_a_build_runs(tmp_path, monkeypatch):
+    from corpusmill.pipelines.nightly import lock as locks
+
+    monkeypatch.setattr(locks, "HEARTBEAT_S", 0.05)
+    with locks.BuildLock(str(tmp_path)) as held:
+        first = json.loads((tmp_path / "build.lock").read_text())["heartbeat"]
+        time.sleep(0.3)
+        renewed = json.loads((tmp_path / "build.lock").read_text())
+        assert renewed["heartbeat"] > first and renewed["token"] == held.token
+    assert not (tmp_path / "build.lock").exists()
+
+
+def test_sigterm_releases_the_lock(tmp_path):
+    proc = subprocess.Popen([CLI, "build", "--config", CONFIG, "--output", str(tmp_path / "root"),
+                             *inputs(NIGHT_1)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "root" / "build.lock").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(1)
+    proc.terminate()
+    proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    assert not (tmp_path / "root" / "build.lock").exists()
 
 
 def test_a_missing_input_or_an_unwritable_root_is_a_clear_error_and_touches_nothing(two_nights, tmp_path):

@@ -9,8 +9,10 @@ when it started, and then starts a build for whatever input is new since.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import sys
 
 from apache_beam.io.filesystems import FileSystems
@@ -34,6 +36,7 @@ def run_build(config: BuildConfig, inputs_override: list[str] | None, root: str,
     """Run (or resume) the build of ROOT; returns the process exit code."""
     _check_root(root)
     with BuildLock(root) as lock:
+        _release_on_sigterm(lock)
         if lock.note:
             print(f"corpusmill build: {lock.note}")
         builds = BuildRoot(root)
@@ -60,6 +63,35 @@ def run_build(config: BuildConfig, inputs_override: list[str] | None, root: str,
               f"({len(listed) - len(new)} listed files were processed before), deduplicated against "
               f"{len(earlier)} earlier build{'s' if len(earlier) != 1 else ''}")
         return _run(builds, build, config, beam_args)
+
+
+def _release_on_sigterm(lock: BuildLock) -> None:
+    """Schedulers and containers stop a task with SIGTERM. The build is left as a kill leaves it (the next
+    run resumes it), but the lock goes first, so that the next run need not wait for it to look stale."""
+    def stop(signum, frame) -> None:
+        lock.__exit__(None, None, None)
+        for child in _descendants(os.getpid()):  # the local runner's workers would outlive us otherwise
+            with contextlib.suppress(OSError):
+                os.kill(child, signal.SIGTERM)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Process ids below `pid` (Linux /proc; none where there is no /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if entry.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError), open(f"/proc/{entry}/stat") as f:
+                children.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    found, queue = [], [pid]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
 
 
 def list_inputs(patterns: list[str], fmt: str) -> dict[str, dict]:
