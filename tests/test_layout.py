@@ -30,4 +30,5 @@ def test_readme_layout_names_every_package_folder():
     folders = {f"{p.parent.relative_to(ROOT).as_posix()}/" for top in PACKAGE_FOLDERS
                for p in (ROOT / top).rglob("__init__.py")}
     assert folders - listed == set(), "README's layout section misses these folders"
-    assert listed - folders - {"configs/", "tests/", "bench/", "deploy/", "examples/"} == set(), "README lists folders that do not exist"
+    others = {"configs/", "tests/", "bench/", "deploy/", "examples/"}
+    assert listed - folders - others == set(), "README lists folders that do not exist"
