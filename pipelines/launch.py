@@ -30,7 +30,7 @@ from corpusmill.pipelines.transforms.write import SFT_JSONL, OutputSpec, write_t
 from corpusmill.schemas.records import RETRYABLE_ERROR_CLASSES
 from corpusmill.schemas.tables import TableSchemas
 
-TABLES = ("documents", "removed", "errors", "index", SFT_JSONL, "tokens")
+TABLES = ("documents", "removed", "errors", "index", SFT_JSONL, "tokens", "pairs")
 EXIT_ACCOUNTING = 1  # inputs != kept + removed + errors: a bug, never expected
 EXIT_RETRY = 3  # finished, but some records must be tried again (see _outcome)
 

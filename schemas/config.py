@@ -257,6 +257,14 @@ class ProblemFieldsConfig(_Strict):
         return self
 
 
+class PreferencePairsConfig(_Strict):
+    """DPO pairs from problems with both verified and rejected samples (synth: pairs/)."""
+
+    max_per_problem: int = Field(1, ge=1, description="pairs per problem, at most")
+    include_format_failures: bool = Field(
+        False, description="also use samples rejected for their form (truncated, malformed trace) as rejected")
+
+
 class SynthConfig(_StageConfig):
     """The `synth` stage: problems in, verified reasoning traces out as SFT data."""
 
@@ -272,6 +280,7 @@ class SynthConfig(_StageConfig):
     min_pass_rate: float = Field(0.0, ge=0, le=1, description="drop problems solved less often than this")
     max_pass_rate: float = Field(1.0, ge=0, le=1, description="drop problems solved more often than this")
     eval_files: list[str] = Field(default_factory=list, description="decontaminate problems against these")
+    preference_pairs: PreferencePairsConfig | None = Field(None, description="also write DPO pairs to pairs/")
     cache_dir: str | None = Field(None, description="generation cache; default OUTPUT/cache")
     output: OutputConfig = Field(default_factory=OutputConfig)
 

@@ -96,3 +96,36 @@ class SftSample:
             "pass_rate": p.get("pass_rate"), "verifier": self.verifier, "predicted": self.predicted,
             "input_file": self.input_file, "input_offset": self.input_offset,
         }
+
+
+@dataclass(frozen=True)
+class PreferencePair:
+    """A DPO pair of one problem: a verified sample (chosen) and a rejected one, with why it was rejected;
+    one row of tables.PAIRS_SCHEMA."""
+
+    problem: Problem
+    prompt_messages: list[dict]
+    chosen: Generation
+    rejected: Generation
+    rejected_verifier: str
+    rejected_reason: str
+    model: str | None
+    template_version: str | None
+    input_file: str
+    input_offset: int | None
+
+    @property
+    def sort_key(self) -> str:
+        return f"{self.problem.id}#{self.chosen.index}-{self.rejected.index}"
+
+    def to_row(self) -> dict:
+        return {
+            "id": self.sort_key, "problem_id": self.problem.id, "source": self.problem.source,
+            "prompt": self.prompt_messages,
+            "chosen": [{"role": "assistant", "content": self.chosen.text}],
+            "rejected": [{"role": "assistant", "content": self.rejected.text}],
+            "chosen_index": self.chosen.index, "rejected_index": self.rejected.index,
+            "rejected_verifier": self.rejected_verifier, "rejected_reason": self.rejected_reason,
+            "model": self.model, "template_version": self.template_version,
+            "input_file": self.input_file, "input_offset": self.input_offset,
+        }

@@ -119,6 +119,30 @@ SFT_SCHEMA = _versioned(
 )
 
 
+_MESSAGES = pa.list_(pa.struct([pa.field("role", pa.string()), pa.field("content", pa.string())]))
+
+# Preference pairs for DPO, in the conversational form TRL's DPOTrainer reads: `prompt` the conversation
+# up to the answer, `chosen` and `rejected` one assistant message each; the rejected side's reason kept.
+PAIRS_SCHEMA = _versioned(
+    "pairs",
+    [
+        pa.field("id", pa.string(), nullable=False),  # <problem id>#<chosen index>-<rejected index>
+        pa.field("problem_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("prompt", _MESSAGES, nullable=False),
+        pa.field("chosen", _MESSAGES, nullable=False),
+        pa.field("rejected", _MESSAGES, nullable=False),
+        pa.field("chosen_index", pa.int64(), nullable=False),
+        pa.field("rejected_index", pa.int64(), nullable=False),
+        pa.field("rejected_verifier", pa.string(), nullable=False),
+        pa.field("rejected_reason", pa.string(), nullable=False),
+        pa.field("model", pa.string()),
+        pa.field("template_version", pa.string()),
+        pa.field("input_file", pa.string(), nullable=False),
+        pa.field("input_offset", pa.int64()),
+    ],
+)
+
 
 # A mixture's documents (corpusmill mix): one row per copy in the mixture, in its shuffled training order;
 # row i of documents/part-K is sequence i of tokens/part-K. An up-sampled document's copies after the first
@@ -165,4 +189,4 @@ class TableSchemas:
         if table in ("removed", "repos_removed"):
             return removed_schema(self.scores)
         return {"errors": ERROR_SCHEMA, "index": DEDUP_INDEX_SCHEMA, "repos_index": DEDUP_INDEX_SCHEMA,
-                "sft": SFT_SCHEMA}[table]
+                "sft": SFT_SCHEMA, "pairs": PAIRS_SCHEMA}[table]

@@ -44,9 +44,15 @@ class FakeServer(BaseHTTPRequestHandler):
             answer = user.split("[answer=", 1)[1].split("]", 1)[0]
             texts = [f"<think>thinking</think>\nThe answer is \\boxed{{{answer if i % 2 == 0 else answer + '1'}}}."
                      for i in range(n)]
+        elif model == "sloppy":  # right, truncated, wrong, unclosed <think>: repeating every four samples
+            answer = user.split("[answer=", 1)[1].split("]", 1)[0]
+            kinds = [f"<think>thinking</think>\nThe answer is \\boxed{{{answer}}}.", "<think>thinking about",
+                     f"<think>thinking</think>\nThe answer is \\boxed{{{answer}1}}.", f"<think>the answer is {answer}"]
+            texts = [kinds[i % 4] for i in range(n)]
         else:
             texts = [f"{user}|seed={body['seed']}|{i}" for i in range(n)]
-        choices = [{"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        choices = [{"index": i, "message": {"role": "assistant", "content": text},
+                    "finish_reason": "length" if model == "sloppy" and i % 4 == 1 else "stop"}
                    for i, text in enumerate(texts)]
         return self._reply(200, {"choices": choices})
 

@@ -157,3 +157,28 @@ def test_answers_that_quote_a_benchmark_are_rejected(tmp_path, server):  # noqa:
     report = json.loads((out / "report.json").read_text())
     assert report["kept"] == 0 and report["removed_by_reason"]["synth/decontamination_v1.answers/contaminated"] == 12
     assert report["removed_by_tag"] == {"decontamination_v1.answers": {"benchmark.bench": 12}}
+
+
+def test_preference_pairs_put_verified_against_wrong_answers_not_against_malformed_ones(tmp_path, server):  # noqa: F811
+    problems, config = _setup(tmp_path, server, model="sloppy",
+                              extra="sampling: {n: 8}\npreference_pairs: {max_per_problem: 4}\n")
+    config.write_text(config.read_text().replace("sampling: {n: 4}\n", ""))
+    out = tmp_path / "out"
+    assert run_cli("synth", "--config", str(config), "--output", str(out), "--input", str(problems)) == 0
+    pairs = pq.read_table(out / "pairs").to_pylist()
+    # per problem: right on 0 and 4, truncated on 1 and 5, wrong on 2 and 6, malformed on 3 and 7
+    assert sorted(p["id"] for p in pairs) == [f"problems/p{i}#{c}-{r}" for i in range(3) for c, r in ((0, 2), (4, 6))]
+    pair = next(p for p in pairs if p["id"] == "problems/p1#0-2")
+    assert pair["rejected_reason"] == "wrong_answer" and pair["rejected_verifier"] == "math_verify_v1"
+    assert pair["prompt"][-1]["role"] == "user" and "What is 1 + 2?" in pair["prompt"][-1]["content"]
+    assert pair["chosen"] == [{"role": "assistant", "content": "<think>thinking</think>\nThe answer is \\boxed{3}."}]
+    assert pair["rejected"][0]["content"].endswith("\\boxed{31}.")
+    assert pair["model"] == "sloppy" and pair["template_version"] == "r1_v1"
+
+    # asked for, samples rejected for their form may stand on the rejected side too
+    config.write_text(config.read_text().replace("{max_per_problem: 4}",
+                                                 "{max_per_problem: 8, include_format_failures: true}"))
+    again = tmp_path / "again"
+    assert run_cli("synth", "--config", str(config), "--output", str(again), "--input", str(problems)) == 0
+    reasons = {p["rejected_reason"] for p in pq.read_table(again / "pairs").to_pylist()}
+    assert "truncated" in reasons and "wrong_answer" in reasons and len(reasons) == 3

@@ -29,7 +29,7 @@ from corpusmill.pipelines.transforms.generation import (
     StoreGenerationsFn,
     keyed_by_cache_partition,
 )
-from corpusmill.pipelines.transforms.judging import SYNTH_SCORES, JudgeFn, SelectFn
+from corpusmill.pipelines.transforms.judging import PAIRS, SYNTH_SCORES, JudgeFn, SelectFn
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED
 from corpusmill.pipelines.transforms.problems import STAGE, DecontaminateFn, ReadProblemsFn
 from corpusmill.pipelines.transforms.write import OutputSpec, WriteTable, write_outputs
@@ -66,14 +66,16 @@ def build(pipeline: beam.Pipeline, config: SynthConfig, formats: dict[str, str],
     errors.append(judged[ERRORS])
     selected = (judged.judged
                 | "GroupByProblem" >> beam.GroupByKey()
-                | "Select" >> beam.ParDo(SelectFn(config)).with_outputs(REMOVED, main="kept"))
+                | "Select" >> beam.ParDo(SelectFn(config)).with_outputs(REMOVED, PAIRS, main="kept"))
     removed.append(selected[REMOVED])
     _ = selected.kept | "WriteDocuments" >> WriteTable(output, "documents")
+    if config.preference_pairs is not None:
+        _ = selected[PAIRS] | "WritePairs" >> WriteTable(output, PAIRS)
     write_outputs(None, removed, errors, output)
 
 
 def tables(config: SynthConfig) -> list[str]:
-    return ["documents", "removed", "errors"]
+    return ["documents", "removed", "errors", *([PAIRS] if config.preference_pairs is not None else [])]
 
 
 def schemas(config: SynthConfig, formats: dict[str, str]) -> TableSchemas:

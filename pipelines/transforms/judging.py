@@ -14,7 +14,8 @@ from corpusmill.filters.base import make_filter
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED, count
 from corpusmill.schemas.config import SynthConfig
 from corpusmill.schemas.records import VERIFIER_ERROR, Document, ErrorRecord, Removal
-from corpusmill.schemas.samples import Problem, SftSample
+from corpusmill.schemas.samples import Generation, PreferencePair, Problem, SftSample
+from corpusmill.synth.pairs import Judged, preference_pairs
 from corpusmill.synth.prompts import load_template
 from corpusmill.synth.selection import select
 from corpusmill.synth.verifiers.judge import Judgement, judge
@@ -23,6 +24,11 @@ from corpusmill.synth.verifiers.traces import TraceChecks
 
 STAGE = "synth"
 SYNTH_SCORES = ("synth.pass_rate",)  # the scores of synthesis's removals
+PAIRS = "pairs"  # SelectFn's output of DPO pairs
+
+
+def _generation(sample) -> Generation:
+    return Generation(sample.text, sample.finish_reason, sample.index)
 _PROSE_ONLY = re.compile(r"\$[^$]*\$|\\\[.*?\\\]|\\\(.*?\\\)|```.*?```|\\boxed\{[^}]*\}", re.DOTALL)
 
 
@@ -87,6 +93,19 @@ class SelectFn(beam.DoFn):
     def __init__(self, config: SynthConfig):
         self.config = config
 
+    def _pairs(self, items: list, prompt: list[dict]) -> Iterator:
+        """DPO pairs of one problem (synth/pairs.py says which samples may stand on which side)."""
+        settings = self.config.preference_pairs
+        judged = [Judged(sample.index, verdict.verifier, verdict.reason) for _, _, _, sample, verdict in items]
+        by_index = {it[3].index: it for it in items}
+        for chosen, rejected in preference_pairs(judged, settings.max_per_problem, settings.include_format_failures):
+            problem, path, offset, _, _ = by_index[chosen]
+            verdict = by_index[rejected][4]
+            count(f"synth/pairs.{problem.source}")
+            yield beam.pvalue.TaggedOutput(PAIRS, PreferencePair(
+                problem, prompt, _generation(by_index[chosen][3]), _generation(by_index[rejected][3]),
+                verdict.verifier, verdict.reason, self.config.backend.model, self.config.template, path, offset))
+
     def process(self, keyed) -> Iterator:
         _, items = keyed
         items = sorted(items, key=lambda it: it[3].index)
@@ -101,6 +120,8 @@ class SelectFn(beam.DoFn):
         template = load_template(c.template)
         provenance = {"model": c.backend.model, "template_version": c.template, "sampling": c.sampling.model_dump(),
                       "seed": c.sampling.seed, "pass_rate": rate}
+        if c.preference_pairs is not None:
+            yield from self._pairs(items, template.messages(items[0][0]) if items else [])
         for problem, path, offset, sample, verdict in items:
             sample_id = f"{problem.id}#{sample.index}"
             reason = verdict.reason or not_kept.get(sample.index)
