@@ -12,7 +12,7 @@ from corpusmill.filters.base import make_filter
 from corpusmill.pipelines.errors import UsageError
 from corpusmill.pipelines.io.problem_files import has_code_problems
 from corpusmill.schemas.config import ConfigError, ProblemFieldsConfig, load_config
-from corpusmill.synth.prompts import load_template
+from corpusmill.synth.prompts import load_judge_template, load_template
 from corpusmill.synth.verifiers.sandbox import sandbox_problem
 
 
@@ -60,3 +60,9 @@ def check_registered_names(config: BaseModel) -> None:
             load_template(template)
         except ValueError as err:
             raise ValueError(f"field 'template': {err}") from err
+    judge = getattr(config, "judge", None)
+    if judge is not None:
+        try:
+            load_judge_template(judge.template)
+        except ValueError as err:
+            raise ValueError(f"field 'judge.template': {err}") from err

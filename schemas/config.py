@@ -242,7 +242,8 @@ class TraceChecksConfig(_Strict):
 class ProblemFieldsConfig(_Strict):
     """Field mapping for a problem set that is none of the built-in formats."""
 
-    kind: Literal["math", "code"]
+    kind: Literal["math", "code", "open"] = Field(
+        ..., description="open: free-form requests (writing, QA, translation) judged by `judge`; answer optional")
     prompt: str
     answer: str | None = Field(None, description="math: the field holding the gold answer")
     tests: str | None = Field(None, description="code: the field holding test code or a list of asserts")
@@ -255,6 +256,17 @@ class ProblemFieldsConfig(_Strict):
         if self.kind == "code" and not self.tests:
             raise ValueError("a code mapping needs 'tests'")
         return self
+
+
+class JudgeConfig(_Strict):
+    """A judge model for problems no rule can check (problem_fields.kind: open)."""
+
+    backend: BackendConfig
+    template: str = Field("judge_v1", description="a judge template (synth/templates, kind: judge)")
+    min_score: int = Field(7, ge=0, description="accept answers the judge scores at least this")
+    attempts: int = Field(3, ge=1, le=20, description="asks per answer until a judgment parses")
+    max_tokens: int = Field(512, ge=8)
+    seed: int = Field(0, ge=0)
 
 
 class PreferencePairsConfig(_Strict):
@@ -281,8 +293,16 @@ class SynthConfig(_StageConfig):
     max_pass_rate: float = Field(1.0, ge=0, le=1, description="drop problems solved more often than this")
     eval_files: list[str] = Field(default_factory=list, description="decontaminate problems against these")
     preference_pairs: PreferencePairsConfig | None = Field(None, description="also write DPO pairs to pairs/")
+    judge: JudgeConfig | None = Field(None, description="judges answers of open problems (no reference rule)")
     cache_dir: str | None = Field(None, description="generation cache; default OUTPUT/cache")
     output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @model_validator(mode="after")
+    def _open_problems_need_a_judge(self) -> SynthConfig:
+        if self.problem_fields is not None and self.problem_fields.kind == "open" and self.judge is None:
+            raise ValueError("problem_fields.kind 'open' has no rule to check answers: configure `judge` "
+                             "(a judge model's backend and min_score)")
+        return self
 
 
 class CodeInputConfig(_Strict):

@@ -13,6 +13,7 @@ from typing import Literal, get_args
 ProblemFormat = Literal["gsm8k", "math", "mbpp", "humaneval", "leetcode"]
 FORMATS: tuple[str, ...] = get_args(ProblemFormat)
 CODE_FORMATS = frozenset({"mbpp", "humaneval", "leetcode"})  # checked by running tests; the others by answer
+OPEN_FORMAT = "open"  # free-form requests from a field mapping, checked by a judge model
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class Problem:
 
     id: str
     source: str
-    format: ProblemFormat
+    format: ProblemFormat | Literal["open"]
     prompt: str
     reference: str | None = None  # math: the gold final answer
     tests: str | None = None  # code: test code run after the solution
@@ -34,7 +35,9 @@ class Problem:
     local_id: str = ""
 
     @property
-    def kind(self) -> Literal["math", "code"]:
+    def kind(self) -> Literal["math", "code", "open"]:
+        if self.format == OPEN_FORMAT:
+            return "open"
         return "code" if self.format in CODE_FORMATS else "math"
 
 
@@ -94,6 +97,7 @@ class SftSample:
             "sampling": json.dumps(sampling, sort_keys=True) if sampling is not None else None,
             "seed": seed if isinstance(seed, int) else None, "sample_index": index if isinstance(index, int) else None,
             "pass_rate": p.get("pass_rate"), "verifier": self.verifier, "predicted": self.predicted,
+            "judge_model": p.get("judge_model"), "judge_template": p.get("judge_template"),
             "input_file": self.input_file, "input_offset": self.input_offset,
         }
 

@@ -112,7 +112,9 @@ SFT_SCHEMA = _versioned(
         pa.field("sample_index", pa.int64()),
         pa.field("pass_rate", pa.float64()),  # share of the problem's samples that verified (synth)
         pa.field("verifier", pa.string(), nullable=False),
-        pa.field("predicted", pa.string()),
+        pa.field("predicted", pa.string()),  # the answer math-verify extracted, or the judge's "score=N"
+        pa.field("judge_model", pa.string()),  # open problems: the judge model and template that accepted it
+        pa.field("judge_template", pa.string()),
         pa.field("input_file", pa.string(), nullable=False),
         pa.field("input_offset", pa.int64()),
     ],

@@ -7,7 +7,7 @@ with what a verifier needs: a reference answer (math) or a test program (code).
 from __future__ import annotations
 
 from corpusmill.schemas.config import ProblemFieldsConfig
-from corpusmill.schemas.samples import FORMATS, Problem, ProblemFormat
+from corpusmill.schemas.samples import FORMATS, OPEN_FORMAT, Problem, ProblemFormat
 from corpusmill.synth.verifiers.math_answers import reference_answer
 
 ID_FIELDS = ("id", "task_id", "problem_id", "idx", "unique_id")
@@ -32,6 +32,10 @@ def _mapped(row: dict, index: int, source: str, fields: ProblemFieldsConfig) -> 
     own_id = row.get(fields.id) if fields.id else None
     pid, local = _ids(own_id, index, source)
     prompt = _field(row, fields.prompt, "mapped")
+    if fields.kind == "open":  # a judge model checks the answer; a reference answer helps it when given
+        answer = row.get(fields.answer) if fields.answer else None
+        return Problem(pid, source, OPEN_FORMAT, prompt, reference=str(answer) if answer not in (None, "") else None,
+                       local_id=local)
     if fields.kind == "math":
         answer = row.get(fields.answer or "")
         if answer in (None, ""):

@@ -44,6 +44,12 @@ class FakeServer(BaseHTTPRequestHandler):
             answer = user.split("[answer=", 1)[1].split("]", 1)[0]
             texts = [f"<think>thinking</think>\nThe answer is \\boxed{{{answer if i % 2 == 0 else answer + '1'}}}."
                      for i in range(n)]
+        elif model == "judge":  # grades the answer: bad -> 3, prose -> no score, flaky -> prose when greedy
+            answer = user.split("[Assistant answer]", 1)[1]
+            if "prose" in answer or ("flaky" in answer and body.get("temperature") == 0):
+                texts = ["The answer looks fine to me, I would give it an eight."] * n
+            else:
+                texts = [f"Checked.\nSCORE: {3 if 'bad' in answer else 9}"] * n
         elif model == "sloppy":  # right, truncated, wrong, unclosed <think>: repeating every four samples
             answer = user.split("[answer=", 1)[1].split("]", 1)[0]
             kinds = [f"<think>thinking</think>\nThe answer is \\boxed{{{answer}}}.", "<think>thinking about",

@@ -17,7 +17,8 @@ def test_sft_table_round_trips(tmp_path):
     row = {"id": "s", "problem_id": "p", "source": "gsm8k", "format": "gsm8k",
            "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
            "model": "m", "template_version": "r1_v1", "sampling": '{"n": 4}', "seed": 1, "sample_index": 0,
-           "pass_rate": 0.5, "verifier": "math_verify_v1", "predicted": "4", "input_file": "g.jsonl", "input_offset": 0}
+           "pass_rate": 0.5, "verifier": "math_verify_v1", "predicted": "4", "judge_model": None,
+           "judge_template": None, "input_file": "g.jsonl", "input_offset": 0}
     path = str(tmp_path / "sft.parquet")
     write_rows(path, [row], TableSchemas("sft").of("documents"))
     assert pq.read_table(path).to_pylist() == [row]

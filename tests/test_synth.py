@@ -182,3 +182,47 @@ def test_preference_pairs_put_verified_against_wrong_answers_not_against_malform
     assert run_cli("synth", "--config", str(config), "--output", str(again), "--input", str(problems)) == 0
     reasons = {p["rejected_reason"] for p in pq.read_table(again / "pairs").to_pylist()}
     assert "truncated" in reasons and "wrong_answer" in reasons and len(reasons) == 3
+
+
+def test_open_requests_are_judged_by_a_model_and_a_malformed_judgment_is_never_an_acceptance(tmp_path, server):  # noqa: F811
+    problems = tmp_path / "requests.jsonl"
+    problems.write_text("".join(json.dumps({"id": name, "request": f"Write a {name} paragraph about rivers."}) + "\n"
+                                for name in ("good", "bad", "flaky", "prose")))
+    config = tmp_path / "synth.yaml"
+    backend = f"{{base_url: '{server}', max_retries: 1, timeout_s: 5"
+    config.write_text(f"backend: {backend}, model: writer}}\ntemplate: chat_v1\nsampling: {{n: 2}}\n"
+                      "problem_fields: {kind: open, prompt: request, id: id}\n"
+                      f"judge: {{backend: {backend}, model: judge}}, min_score: 7, attempts: 2}}\n"
+                      f"cache_dir: {tmp_path / 'cache'}\n")
+    out = tmp_path / "out"
+    # the prose judgments are a failure of the judge, not a verdict: exit 3, judged again by the next run
+    assert run_cli("synth", "--config", str(config), "--output", str(out), "--input", str(problems)) == 3
+    sft = {r["problem_id"]: r for r in pq.read_table(out / "documents").to_pylist()}
+    assert sorted(sft) == ["requests/flaky", "requests/good"]
+    assert sft["requests/good"]["verifier"] == "llm_judge_v1" and sft["requests/good"]["predicted"] == "score=9"
+    assert sft["requests/flaky"]["predicted"] == "score=9"  # the second, sampled ask gave a parseable score
+    assert (sft["requests/good"]["judge_model"], sft["requests/good"]["judge_template"]) == ("judge", "judge_v1")
+    removed = pq.read_table(out / "removed").to_pylist()
+    assert {(r["id"], r["reason"]) for r in removed if r["filter"] == "llm_judge_v1"} == {
+        ("requests/bad#0", "below_min_score"), ("requests/bad#1", "below_min_score")}
+    errors = pq.read_table(out / "errors").to_pylist()
+    assert sorted(e["record_id"] for e in errors) == ["requests/prose#0", "requests/prose#1"]
+    assert all(e["error_class"] == "VerifierError" and "judge_malformed" in e["message"] for e in errors)
+    assert json.loads((out / "report.json").read_text())["accounting_ok"]
+
+
+def test_an_open_problem_set_without_a_judge_is_refused_before_launch(tmp_path, server):  # noqa: F811
+    config = tmp_path / "synth.yaml"
+    config.write_text(f"backend: {{base_url: '{server}', model: writer}}\nproblem_fields: {{kind: open, prompt: q}}\n")
+    assert run_cli("synth", "--config", str(config), "--output", str(tmp_path / "out"), "--input",
+                   str(tmp_path / "x.jsonl")) == 2
+
+
+def test_a_judgment_counts_only_as_one_score_line_at_the_end_inside_the_scale():
+    from corpusmill.synth.verifiers.llm_judge import parse_score
+
+    assert parse_score("Careful and correct.\nSCORE: 8", 1, 10) == 8
+    assert parse_score("**SCORE: 10**", 1, 10) == 10
+    for judgment in ("I would give it an 8.", "SCORE: 8\nbut on reflection it is wrong", "SCORE: 11",
+                     "SCORE: 0", "SCORE: 7.5", "SCORE: 3\nSCORE: 9", "", "score: 8"):
+        assert parse_score(judgment, 1, 10) is None, judgment

@@ -12,7 +12,7 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from corpusmill.pipelines.io.generation_cache import GenerationCache
 from corpusmill.pipelines.transforms.ledger import ERRORS, count
-from corpusmill.schemas.config import SynthConfig
+from corpusmill.schemas.config import BackendConfig, SynthConfig
 from corpusmill.schemas.records import GENERATION_FAILED, ErrorRecord
 from corpusmill.schemas.samples import CachedSample, GenerationFailed, Problem
 from corpusmill.synth.backends.openai_server import OpenAICompatibleBackend
@@ -76,6 +76,16 @@ class LookupCacheFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput("pending", Pending(problem, path, offset, keys, messages))
 
 
+def make_backend(b: BackendConfig):
+    """The generation backend a config names, ready to `generate` (a vLLM engine is loaded here)."""
+    if b.kind == "vllm":
+        backend = VLLMBackend(b)
+        backend.setup()
+        return backend
+    api_key = os.environ.get(b.api_key_env) if b.api_key_env else None
+    return OpenAICompatibleBackend(b, api_key)
+
+
 class SamplingModelHandler(ModelHandler):
     """RunInference's view of a generation backend: the model is the backend object, loaded once
     per worker and shared by its threads; a batch of conversations goes out as one call."""
@@ -84,13 +94,7 @@ class SamplingModelHandler(ModelHandler):
         self.config = config
 
     def load_model(self):
-        b = self.config.backend
-        if b.kind == "vllm":
-            backend = VLLMBackend(b)
-            backend.setup()
-            return backend
-        api_key = os.environ.get(b.api_key_env) if b.api_key_env else None
-        return OpenAICompatibleBackend(b, api_key)
+        return make_backend(self.config.backend)
 
     def run_inference(self, batch, model, inference_args=None):
         results = model.generate([item.messages for item in batch], self.config.sampling)

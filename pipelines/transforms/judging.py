@@ -11,6 +11,7 @@ import apache_beam as beam
 
 from corpusmill.core.language_id import LanguageIdentifier
 from corpusmill.filters.base import make_filter
+from corpusmill.pipelines.transforms.generation import make_backend
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED, count
 from corpusmill.schemas.config import SynthConfig
 from corpusmill.schemas.records import VERIFIER_ERROR, Document, ErrorRecord, Removal
@@ -19,6 +20,7 @@ from corpusmill.synth.pairs import Judged, preference_pairs
 from corpusmill.synth.prompts import load_template
 from corpusmill.synth.selection import select
 from corpusmill.synth.verifiers.judge import Judgement, judge
+from corpusmill.synth.verifiers.llm_judge import LlmJudge
 from corpusmill.synth.verifiers.math_answers import MathVerifier
 from corpusmill.synth.verifiers.traces import TraceChecks
 
@@ -33,12 +35,13 @@ _PROSE_ONLY = re.compile(r"\$[^$]*\$|\\\[.*?\\\]|\\\(.*?\\\)|```.*?```|\\boxed\{
 
 
 def judge_or_error(problem: Problem, completion: str, finish_reason: str | None, math: MathVerifier,
-                   checks: TraceChecks | None, identify, where: ErrorRecord) -> Judgement | ErrorRecord:
+                   checks: TraceChecks | None, identify, where: ErrorRecord, llm_judge: LlmJudge | None = None
+                   ) -> Judgement | ErrorRecord:
     """The judgement of one sample, or its error-ledger row (`where` with the class and message filled in)
     when the verifier itself failed or raised: one sample never fails a build, and a failure of our
     own machinery is never a rejection."""
     try:
-        verdict = judge(problem, completion, finish_reason, math, checks, identify)
+        verdict = judge(problem, completion, finish_reason, math, checks, identify, llm_judge)
     except Exception as err:  # noqa: BLE001 - dead-letter boundary
         count(f"{where.stage}/errors")
         return dataclasses.replace(where, error_class=type(err).__name__, message=str(err)[:2000])
@@ -55,6 +58,7 @@ class JudgeFn(beam.DoFn):
     same decontamination_v1 as curate's and the problems')."""
 
     def __init__(self, config: SynthConfig):
+        self.judge_config = config.judge
         self.checks = TraceChecks(config.trace_checks)
         self.decontamination = (make_filter("decontamination_v1", {"eval_files": config.eval_files})
                                 if config.eval_files else None)
@@ -65,6 +69,8 @@ class JudgeFn(beam.DoFn):
         self.lid.setup()
         if self.decontamination is not None:
             self.decontamination.setup()
+        self.llm_judge = (LlmJudge(self.judge_config, make_backend(self.judge_config.backend))
+                          if self.judge_config is not None else None)
 
     def teardown(self) -> None:
         self.math.close()
@@ -72,7 +78,8 @@ class JudgeFn(beam.DoFn):
     def process(self, keyed) -> Iterator:
         problem_id, (problem, path, offset, sample) = keyed
         verdict = judge_or_error(problem, sample.text, sample.finish_reason, self.math, self.checks, self._identify,
-                                 ErrorRecord(path, STAGE, "", "", offset, f"{problem.id}#{sample.index}"))
+                                 ErrorRecord(path, STAGE, "", "", offset, f"{problem.id}#{sample.index}"),
+                                 self.llm_judge)
         if isinstance(verdict, ErrorRecord):
             yield beam.pvalue.TaggedOutput(ERRORS, verdict)
             return
@@ -120,6 +127,8 @@ class SelectFn(beam.DoFn):
         template = load_template(c.template)
         provenance = {"model": c.backend.model, "template_version": c.template, "sampling": c.sampling.model_dump(),
                       "seed": c.sampling.seed, "pass_rate": rate}
+        if c.judge is not None and items and items[0][0].kind == "open":
+            provenance.update(judge_model=c.judge.backend.model, judge_template=c.judge.template)
         if c.preference_pairs is not None:
             yield from self._pairs(items, template.messages(items[0][0]) if items else [])
         for problem, path, offset, sample, verdict in items:

@@ -66,11 +66,13 @@ class TraceChecks:
 
     limits: TraceChecksConfig = field(default_factory=TraceChecksConfig)
 
-    def problem(self, prompt: str, completion: str, identify, code: bool = False) -> str | None:
+    def problem(self, prompt: str, completion: str, identify, code: bool = False, reasoning: bool = True
+                ) -> str | None:
         """A reason code, or None. `identify(text) -> (lang, score)` is a language identifier; `code` says the
-        answer is a program, whose repeated lines are no sign of a degenerate trace."""
+        answer is a program, whose repeated lines are no sign of a degenerate trace; without `reasoning` (a
+        plain answer to an open request) no think format is asked for."""
         limits = self.limits
-        reason = format_problem(completion)
+        reason = format_problem(completion) if reasoning else None
         if reason is not None:
             return reason
         if len(completion) > limits.max_chars:
