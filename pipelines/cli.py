@@ -82,12 +82,20 @@ def _parser() -> argparse.ArgumentParser:
                     "OUTPUT/builds/<build-id>/; then point OUTPUT/latest at it. A killed build is resumed by the "
                     "same command. Exit codes: 0 done or no new input, 1 the build failed (run again to resume), "
                     "2 bad config or input, 3 some records need a retry, 4 another build holds the lock.")
+    sft_set = stages.add_parser(
+        "sft-set", help="compose one SFT training set from reasoning and non-reasoning sources",
+        description="Read SFT conversations (synth / verify outputs, SFT Parquet or JSONL), decontaminate and "
+                    "dedup them on the prompt, keep the shortest verified samples per problem, compose reasoning "
+                    "(per domain) and non-reasoning parts to their shares, and write train/ and validation/ "
+                    "(messages, Parquet and JSONL) with a report.")
+    sft_set.add_argument("--config", required=True, help="YAML config (see configs/sft-set.yaml)")
+    sft_set.add_argument("--output", required=True, help="output folder (local, gs://, s3://)")
     report = stages.add_parser(
         "report", help="regenerate a build's report.html from its outputs",
         description="Rewrite BUILD_DIR/report.json and report.html (BUILD_DIR: OUTPUT/builds/<build-id> or "
                     "OUTPUT/latest) from the build's stage outputs.")
     report.add_argument("build_dir", metavar="BUILD_DIR", help="a build folder")
-    for sub in (curate, dedup, synth, verify, classifier, recall, tokenizer, mix, build, report):
+    for sub in (curate, dedup, synth, verify, classifier, recall, tokenizer, mix, build, report, sft_set):
         sub.add_argument("--verbose", action="store_true", help="also show Beam's and the workers' log messages")
     code.add_argument("--verbose", action="store_true", help="also show Beam's and the workers' log messages")
     for sub, example in ((curate, "configs/curate.yaml"), (dedup, "configs/dedup.yaml"), (code, "configs/code.yaml"),
@@ -153,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
             from corpusmill.pipelines.nightly.chain import run_build
 
             return run_build(load_stage_config(args.config, args.stage), args.input, args.output, beam_args)
+        if args.stage == "sft-set":
+            from corpusmill.pipelines.sft_set import build_sft_set
+
+            return build_sft_set(load_stage_config(args.config, args.stage), args.output)
         if args.stage == "report":
             from corpusmill.pipelines.nightly.report import regenerate
 

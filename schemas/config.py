@@ -576,6 +576,76 @@ class BuildConfig(CurateConfig):
         return MixConfig.model_validate({**fields, "decontamination": self.decontamination})
 
 
+class SftSourceConfig(_Strict):
+    """One source of an SFT set: chat `messages` rows (synth / verify outputs, or any SFT Parquet or JSONL)."""
+
+    name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]+$")
+    paths: list[str] = Field(..., min_length=1, description="files, folders or globs of Parquet or JSONL")
+    kind: Literal["reasoning", "non_reasoning"]
+    domain: Literal["math", "code", "other", "auto"] = Field(
+        "auto", description="reasoning samples: auto takes it from the row's `format` (gsm8k/math: math, "
+                            "mbpp/humaneval/leetcode: code, else other)")
+    messages_field: str = "messages"
+
+
+class SftCompositionConfig(_Strict):
+    """The target composition (DeepSeek-R1's distillation set: 600K reasoning, 200K non-reasoning)."""
+
+    unit: Literal["samples", "tokens"] = "samples"
+    total: int | None = Field(None, ge=1, description="default: the most the shares allow without repeats")
+    reasoning_share: float = Field(0.75, ge=0, le=1)
+    reasoning_domains: dict[Literal["math", "code", "other"], float] = Field(
+        default_factory=dict, description="shares within reasoning; {} keeps what the sources offer")
+    upsample: bool = Field(False, description="repeat samples of a part that has too few; else stop (exit 2)")
+
+    @model_validator(mode="after")
+    def _domain_shares(self) -> SftCompositionConfig:
+        total = sum(self.reasoning_domains.values())
+        if self.reasoning_domains and abs(total - 1) > 1e-6:
+            raise ValueError(f"reasoning_domains shares sum to {total:g}; they must sum to 1")
+        return self
+
+
+class SftSelectionConfig(_Strict):
+    """Which verified traces of a problem are kept (raw R1 traces overthink: shorter verified ones first)."""
+
+    max_per_problem: int | None = Field(None, ge=1, description="the k shortest verified samples per problem")
+    max_tokens: int | None = Field(None, ge=1, description="drop samples whose assistant turn is longer")
+
+
+class SftDedupConfig(_Strict):
+    """Dedup on the prompt (the user turns): exact, then MinHash near duplicates."""
+
+    exact: bool = True
+    near: bool = True
+    threshold: float = Field(0.8, gt=0, lt=1)
+    num_perm: int = Field(128, ge=16, le=1024)
+    seed: int = Field(42, ge=0)
+
+
+class SftSetConfig(_StageConfig):
+    """`corpusmill sft-set`: one SFT training set composed from reasoning and non-reasoning sources."""
+
+    stage: Literal["sft-set"] = "sft-set"
+    sources: list[SftSourceConfig] = Field(..., min_length=1)
+    composition: SftCompositionConfig = Field(default_factory=SftCompositionConfig)
+    selection: SftSelectionConfig = Field(default_factory=SftSelectionConfig)
+    dedup: SftDedupConfig = Field(default_factory=SftDedupConfig)
+    decontamination: list[str | dict] = Field(default_factory=list, description="eval files (decontamination_v1)")
+    validation_fraction: float = Field(0.01, ge=0, lt=1, description="held out by a hash of the prompt")
+    seed: int = Field(0, ge=0, description="shuffle, split and repeats are hashes of the prompt and seed")
+    tokenizer: MixTokenizerConfig = Field(default_factory=MixTokenizerConfig)
+    compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> SftSetConfig:
+        names = [s.name for s in self.sources]
+        if len(set(names)) != len(names):
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"source names must be unique; repeated: {repeated}")
+        return self
+
+
 class VerifyConfig(_StageConfig):
     """`corpusmill verify`: generations made elsewhere, checked against their problems. Built from the
     command line (--problems, --generations, --format) rather than a file."""
@@ -591,7 +661,7 @@ STAGE_MODELS: dict[str, type[BaseModel]] = {"curate": CurateConfig, "dedup": Ded
                                             "verify": VerifyConfig, "train-classifier": ClassifierConfig,
                                             "recall": RecallConfig, "code": CodeConfig,
                                             "train-tokenizer": TokenizerTrainingConfig, "mix": MixConfig,
-                                            "build": BuildConfig}
+                                            "build": BuildConfig, "sft-set": SftSetConfig}
 
 
 def load_config(path: str | Path, stage: str) -> BaseModel:

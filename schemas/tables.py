@@ -146,6 +146,25 @@ PAIRS_SCHEMA = _versioned(
 )
 
 
+# An SFT training set (corpusmill sft-set): conversations as TRL's SFTTrainer reads them (`messages`), with
+# the part of the composition each belongs to; an up-sampled conversation's further copies have copy > 0.
+SFT_SET_SCHEMA = _versioned(
+    "sft_set",
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),  # reasoning or non_reasoning
+        pa.field("domain", pa.string(), nullable=False),  # math, code, other; "-" for non-reasoning
+        pa.field("problem_id", pa.string(), nullable=False),
+        pa.field("messages", _MESSAGES, nullable=False),
+        pa.field("num_tokens", pa.int64(), nullable=False),
+        pa.field("copy", pa.int64(), nullable=False),
+        pa.field("input_file", pa.string(), nullable=False),
+        pa.field("input_offset", pa.int64()),
+    ],
+)
+
+
 # A mixture's documents (corpusmill mix): one row per copy in the mixture, in its shuffled training order;
 # row i of documents/part-K is sequence i of tokens/part-K. An up-sampled document's copies after the first
 # have ids `<doc_id>#<copy>`. Each shard's metadata says how many rows are first copies (FIRST_COPIES): the
