@@ -33,10 +33,14 @@ def read_manifest(out: str) -> dict | None:
 
 def write_manifest(out: str, manifest: dict) -> None:
     """Write manifest.json atomically (temporary name, then rename)."""
-    path = FileSystems.join(out, MANIFEST)
+    write_json(FileSystems.join(out, MANIFEST), manifest)
+
+
+def write_json(path: str, body: dict) -> None:
+    """Write JSON under a temporary name, then rename: a reader sees the old file or the new one, whole."""
     tmp = f"{path}.tmp"
     with FileSystems.create(tmp) as f:
-        f.write(json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8"))
+        f.write(json.dumps(body, indent=2, sort_keys=True).encode("utf-8"))
     if FileSystems.exists(path):
         FileSystems.delete([path])
     FileSystems.rename([tmp], [path])

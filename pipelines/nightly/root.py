@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from apache_beam.io.filesystems import FileSystems
 
 from corpusmill.pipelines.io import manifest as manifests
+from corpusmill.pipelines.io.manifest import write_json
 
 BUILDS = "builds"
 LATEST = "latest"
@@ -27,16 +28,6 @@ COMPLETE = "complete"
 
 def is_local(path: str) -> bool:
     return "://" not in path
-
-
-def write_json(path: str, body: dict) -> None:
-    """Write JSON under a temporary name, then rename: a reader sees the old file or the new one, whole."""
-    tmp = f"{path}.tmp"
-    with FileSystems.create(tmp) as f:
-        f.write(json.dumps(body, indent=2, sort_keys=True).encode("utf-8"))
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
-    FileSystems.rename([tmp], [path])
 
 
 @dataclass(frozen=True)
