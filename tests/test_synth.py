@@ -226,3 +226,26 @@ def test_a_judgment_counts_only_as_one_score_line_at_the_end_inside_the_scale():
     for judgment in ("I would give it an 8.", "SCORE: 8\nbut on reflection it is wrong", "SCORE: 11",
                      "SCORE: 0", "SCORE: 7.5", "SCORE: 3\nSCORE: 9", "", "score: 8"):
         assert parse_score(judgment, 1, 10) is None, judgment
+
+
+def test_an_in_process_engine_gets_one_local_worker_unless_the_user_says_otherwise():
+    from corpusmill.pipelines.options import pipeline_options
+    from corpusmill.pipelines.stages.synth import local_workers
+    from corpusmill.schemas.config import SynthConfig
+
+    vllm = SynthConfig.model_validate({"input": {"paths": ["p.jsonl"]}, "backend": {"kind": "vllm", "model": "m"}})
+    served = SynthConfig.model_validate({"input": {"paths": ["p.jsonl"]}, "backend": {"model": "m"}})
+    assert local_workers(vllm) == 1 and local_workers(served) is None
+    workers = pipeline_options([], local_workers(vllm)).get_all_options()["direct_num_workers"]
+    assert workers == 1  # one engine per machine: two would fight for its GPU (or cores)
+    assert pipeline_options(["--direct_num_workers=3"], 1).get_all_options()["direct_num_workers"] == 3
+
+
+def test_generation_batches_have_the_configured_size():
+    from corpusmill.pipelines.transforms.generation import SamplingModelHandler
+    from corpusmill.schemas.config import SynthConfig
+
+    config = SynthConfig.model_validate({"input": {"paths": ["p.jsonl"]},
+                                         "backend": {"model": "m", "batch_size": 200}})
+    # fixed, not adaptive: Beam's adaptive batching shrinks to its minimum when a call takes minutes
+    assert SamplingModelHandler(config).batch_elements_kwargs() == {"min_batch_size": 200, "max_batch_size": 200}

