@@ -156,13 +156,17 @@ def test_help_lists_the_stage(capsys):
 
 def test_console_script_with_default_runner_gives_the_same_outputs(demo_build, tmp_path, data_dir):
     """The installed `corpusmill` command on its defaults (DirectRunner, multi_processing, one
-    worker per core) writes the same bytes as the in-process in_memory run."""
+    worker per core) writes the same bytes as the in-process in_memory run, with its WARC files read
+    in byte ranges of 8 KB spread over the workers."""
     import subprocess
     import sys
 
     out = tmp_path / "mp"
+    config = tmp_path / "ranges.yaml"
+    config.write_text(CONFIG.read_text().replace("range_bytes: 16777216", "range_bytes: 8192"))
+    assert "range_bytes: 8192" in config.read_text()
     script = Path(sys.executable).parent / "corpusmill"
-    done = subprocess.run([str(script), "curate", "--config", str(CONFIG), "--output", str(out),
+    done = subprocess.run([str(script), "curate", "--config", str(config), "--output", str(out),
                            "--input", str(data_dir / "web")], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "inputs == kept + removed + errors OK" in done.stdout

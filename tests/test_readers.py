@@ -3,10 +3,13 @@
 import gzip
 import json
 from collections import Counter
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from corpusmill.pipelines.io.readers import detect_format, read_records
 from corpusmill.schemas.config import InputConfig
@@ -162,3 +165,46 @@ def test_a_corrupt_gzip_member_costs_only_its_stretch(tmp_path):
     errors = [e.error for e in evs if e.error]
     assert len(errors) == 1 and "unreadable WARC data" in errors[0].message
     assert errors[0].input_offset <= sum(map(len, members[:damaged]))
+
+
+def _ranged(path, range_bytes):
+    from corpusmill.pipelines.io.readers import byte_ranges
+
+    fmt = detect_format(str(path))
+    return [e for r in byte_ranges(str(path), fmt, path.stat().st_size, range_bytes)
+            for e in read_records(str(path), fmt, lambda: open(path, "rb"), "test", InputConfig(), byte_range=r)]
+
+
+def _identity(e):
+    if e.record:
+        return "record", e.record.id, e.record.input_offset
+    if e.removal:
+        return "removed", e.removal.id, e.removal.reason
+    if e.error:
+        return "error", e.error.input_offset, e.error.error_class
+    return "skipped", e.skipped_kind
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(min_value=100, max_value=120_000),
+       st.sampled_from(["web/dolma_wget_sample-0000.warc.gz", "web/cc-main-2024-22_whirlwind.warc.wet.gz",
+                        "bad/resiliparse_clipped_truncated.warc.gz", "bad/warcio_example-wrong-chunks.warc.gz",
+                        "damaged", "one gzip stream"]))
+def test_byte_ranges_read_every_record_once(tmp_path_factory, range_bytes, name):
+    """Whatever the range size, the ranges of a file give the events of reading it whole: none lost, none twice
+    (a file that is one gzip stream is read whole by its first range; a broken stretch is reported where its
+    range ends, so the order may differ)."""
+    data = Path(__file__).parent / "data"
+    if name == "damaged":
+        members = [gzip.compress(r) for r in heritrix_records("1.0")[0]]
+        members[2] = members[2][:20] + b"\xff" * (len(members[2]) - 28) + members[2][-8:]
+        path = tmp_path_factory.mktemp("r") / "damaged.warc.gz"
+        path.write_bytes(b"".join(members))
+    elif name == "one gzip stream":
+        path = tmp_path_factory.mktemp("r") / "single.warc.gz"
+        path.write_bytes(gzip.compress(gzip.decompress((data / "web/dolma_wget_sample-0001.warc.gz").read_bytes())))
+    else:
+        path = data / name
+    whole = sorted((_identity(e) for e in events(path)), key=str)
+    assert sorted((_identity(e) for e in _ranged(path, range_bytes)), key=str) == whole
+    assert whole

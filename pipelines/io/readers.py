@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO, Literal
 
 from corpusmill.pipelines.io.read_events import ReadEvent, read_error
-from corpusmill.pipelines.io.warc import is_arc, read_arc, read_warc
+from corpusmill.pipelines.io.warc import is_arc, next_member_start, read_arc, read_warc
 from corpusmill.schemas.config import InputConfig
 from corpusmill.schemas.records import CARRIED_COLUMNS, RawRecord, stable_id
 
@@ -38,20 +38,44 @@ def detect_format(path: str) -> InputFormat | None:
     return None
 
 
+def splittable(path: str, fmt: InputFormat) -> bool:
+    """True when a file may be read in byte ranges: a gzip-compressed WARC or WET file."""
+    return fmt in ("warc", "wet") and path.lower().endswith((".warc.gz", ".wet.gz"))
+
+
+def byte_ranges(path: str, fmt: InputFormat, size: int, range_bytes: int) -> list[tuple[int, int | None]]:
+    """[start, end) byte ranges covering a file (end None: to the end of the file); one unless splittable."""
+    if not splittable(path, fmt) or size <= range_bytes:
+        return [(0, None)]
+    starts = list(range(0, size, range_bytes))
+    return [(a, b) for a, b in zip(starts, [*starts[1:], None], strict=True)]
+
+
 def read_records(
     path: str, fmt: InputFormat, open_stream: Callable[[], BinaryIO], source: str, fields: InputConfig,
-    verify_digests: bool = True,
+    verify_digests: bool = True, byte_range: tuple[int, int | None] = (0, None),
 ) -> Iterator[ReadEvent]:
-    """Every event of one input file; `open_stream` returns a fresh raw (undecompressed) stream.
+    """Every event of one input file, or of the records that begin in `byte_range` of a splittable one;
+    `open_stream` returns a fresh raw (undecompressed) stream.
+
+    A range owns the records whose gzip member begins in it: it reads from its first member to the first
+    member at or past its end, so the ranges of a file read each record exactly once (a file that is one
+    gzip stream has no member past byte 0, and its first range reads it all).
 
     With `verify_digests`, a WARC response whose WARC-Block-Digest does not match its bytes
     (a truncated or corrupted record) becomes an error instead of a document.
     """
     if fmt in ("warc", "wet"):
-        if is_arc(open_stream):
+        start, end = byte_range
+        if start > 0:
+            start = next_member_start(open_stream, start, end)
+            if start is None:
+                return  # no record begins in this range: the one before reads across it
+        stop = next_member_start(open_stream, end) if end is not None else None
+        if start == 0 and is_arc(open_stream):
             yield from read_arc(path, open_stream, source)
         else:
-            yield from read_warc(path, open_stream, source, fmt, verify_digests)
+            yield from read_warc(path, open_stream, source, fmt, verify_digests, start, stop)
     elif fmt == "jsonl":
         yield from _read_jsonl(path, open_stream, source, fields)
     elif fmt == "parquet":

@@ -28,16 +28,20 @@ _RECORD_KINDS = ("warcinfo", "response", "resource", "request", "metadata", "rev
                  "continuation", "unknown")
 # A record may start here: a gzip member, or a WARC version line (0.17 and 0.18 are pre-standard, 2008-ish).
 _RECORD_START = re.compile(rb"\x1f\x8b\x08|WARC/[01]\.[0-9]+\r?\n")
+# Where a byte range of a record-per-member file may begin: a gzip member that holds a WARC header. A
+# version line alone is not enough there, as a deflate block may store raw bytes that look like one.
+_MEMBER_START = re.compile(rb"\x1f\x8b\x08")
 SCAN_CHUNK_BYTES = 1 << 20
 _HTTP_SCHEMES = ("http:", "https:")
 
 
-def read_warc(path: str, open_stream: OpenStream, source: str, fmt: str, verify_digests: bool
-              ) -> Iterator[ReadEvent]:
-    """Every event of a WARC or WET file, resynchronising after a broken stretch."""
-    start, broken_since, broken_why = 0, None, ""
+def read_warc(path: str, open_stream: OpenStream, source: str, fmt: str, verify_digests: bool, start: int = 0,
+              stop: int | None = None) -> Iterator[ReadEvent]:
+    """Every event of a WARC or WET file whose record begins in [start, stop) (`start` a record's first
+    byte, `stop` None for the end of the file), resynchronising after a broken stretch."""
+    broken_since, broken_why = None, ""
     while True:
-        failure = yield from _read_from(path, open_stream, source, fmt, verify_digests, start)
+        failure = yield from _read_from(path, open_stream, source, fmt, verify_digests, start, stop)
         read_some = failure is None or failure[1] > 0
         if broken_since is not None and read_some:
             yield read_error(path, f"unreadable WARC data after the record at byte {broken_since}, up to byte "
@@ -49,26 +53,30 @@ def read_warc(path: str, open_stream: OpenStream, source: str, fmt: str, verify_
         if broken_since is None:
             broken_since, broken_why = last_start, why
         resume = next_record_start(open_stream, last_start + 1)
-        if resume is None:
-            yield read_error(path, f"unreadable WARC data after the record at byte {broken_since}, up to the end "
-                             f"of the file: {broken_why}", broken_since)
+        if resume is None or (stop is not None and resume >= stop):
+            end = "the end of the file" if resume is None else f"byte {stop}, where the next byte range begins"
+            yield read_error(path, f"unreadable WARC data after the record at byte {broken_since}, up to {end}: "
+                             f"{broken_why}", broken_since)
             return
         start = resume
 
 
-def _read_from(path: str, open_stream: OpenStream, source: str, fmt: str, verify_digests: bool, start: int
-               ) -> Generator[ReadEvent, None, tuple[int, int, str] | None]:
-    """Read records from byte `start`; returns None at the end of the file, or (start of the last record
-    seen, records read, error) when the container broke."""
+def _read_from(path: str, open_stream: OpenStream, source: str, fmt: str, verify_digests: bool, start: int,
+               stop: int | None) -> Generator[ReadEvent, None, tuple[int, int, str] | None]:
+    """Read records from byte `start` to the first one at or past `stop`; returns None at the end, or (start
+    of the last record seen, records read, error) when the container broke."""
     from fastwarc.warc import ArchiveIterator, WarcRecordType
 
     last, n = start, 0
     with open_stream() as stream:
         _skip(stream, start)
+        origin = _origin(stream, start)
         records = ArchiveIterator(stream, parse_http=False, record_types=WarcRecordType.any_type)
         try:
             for rec in records:
-                last, n = start + rec.stream_pos, n + 1
+                if stop is not None and origin + rec.stream_pos >= stop:
+                    return None  # the next byte range's first record
+                last, n = origin + rec.stream_pos, n + 1
                 try:
                     yield _event(path, rec, source, fmt, verify_digests, last)
                 except Exception as err:  # noqa: BLE001 - one bad record costs one error row, never its file
@@ -156,20 +164,39 @@ def _skip(stream: BinaryIO, n: int) -> None:
         n -= len(chunk)
 
 
-def next_record_start(open_stream: OpenStream, pos: int) -> int | None:
-    """The first byte at or after `pos` where a WARC record starts cleanly, or None."""
+def _origin(stream: BinaryIO, start: int) -> int:
+    """What to add to fastwarc's `stream_pos` for a file offset: fastwarc counts from the stream's own
+    position (`tell()`), which is already the file offset on a seekable stream, and from where it began
+    reading on one that cannot tell."""
+    try:
+        return start - stream.tell()
+    except (OSError, AttributeError, ValueError):
+        return start
+
+
+def next_record_start(open_stream: OpenStream, pos: int, limit: int | None = None,
+                      pattern: re.Pattern = _RECORD_START) -> int | None:
+    """The first byte in [pos, limit) (limit None: to the end) where a WARC record starts cleanly, or None."""
     with open_stream() as stream:
         _skip(stream, pos)
         base, carry = pos, b""
-        while chunk := stream.read(SCAN_CHUNK_BYTES):
+        while (limit is None or base < limit) and (chunk := stream.read(SCAN_CHUNK_BYTES)):
             data = carry + chunk
-            for match in _RECORD_START.finditer(data):
+            for match in pattern.finditer(data):
                 candidate = base - len(carry) + match.start()
+                if limit is not None and candidate >= limit:
+                    return None
                 if candidate >= pos and _starts_record(open_stream, candidate):
                     return candidate
             carry = data[-32:]
             base += len(chunk)
     return None
+
+
+def next_member_start(open_stream: OpenStream, pos: int, limit: int | None = None) -> int | None:
+    """The first byte in [pos, limit) where a gzip member holding a WARC record begins, or None: where a
+    byte range of a record-per-member file (Common Crawl's WARC and WET files) starts and ends."""
+    return next_record_start(open_stream, pos, limit, _MEMBER_START)
 
 
 def _starts_record(open_stream: OpenStream, pos: int) -> bool:

@@ -1,6 +1,6 @@
 """The `curate` stage: crawl files in, clean documents out, every input record accounted for.
 
-ReadRecords -> ExtractText -> SpreadDocuments -> IdentifyLanguage -> Filter/language_v1
+ReadRecords -> ExtractText -> IdentifyLanguage -> Filter/language_v1
 -> Filter/<each quality filter> -> Filter/pii_redaction_v1 -> [Dedup/Url, Dedup/Exact, Dedup/MinHash]
 -> WriteDocuments (written by Dedup/MinHash, with the index, when it runs),
 with every removal and error flattened into WriteRemoved / WriteErrors.
@@ -69,17 +69,16 @@ def build(pipeline: beam.Pipeline, config: CurateConfig, formats: dict[str, str]
     """Wire the curate stage into `pipeline`, reading `formats` (path -> format), writing to `output`."""
     read = (pipeline
             | "ListInputs" >> beam.Create(sorted(formats))
-            | "ReadRecords" >> ReadRecords(formats, config.input, config.read.verify_digests))
+            | "ReadRecords" >> ReadRecords(formats, config.input, config.read))
     removed, errors = [read.removed], [read.errors]
 
     extractor = HtmlExtractor(config.extract)
-    # Extraction stays fused with reading, so files are spread over workers and only the
-    # extracted text (about 20x smaller than the HTML) is shuffled to balance the filters.
-    # Crawl-scale inputs have thousands of files; a single huge local file extracts on one core.
+    # Everything up to dedup runs where its byte range was read (ReadRecords spreads the ranges over
+    # the workers): shuffling documents to balance the work held them all in the local runner's memory.
     extracted = read.records | "ExtractText" >> ExtractText(extractor)
     removed.append(extracted.removed)
     errors.append(extracted.errors)
-    docs = extracted.docs | "SpreadDocuments" >> beam.Reshuffle()
+    docs = extracted.docs
 
     if config.langid.enabled:
         identified = docs | "IdentifyLanguage" >> IdentifyLanguage(LanguageIdentifier(config.langid.model_path))
