@@ -77,7 +77,14 @@ class SpillingDoFn(beam.DoFn):
         for written in self._spills[tag].add(key, blob):
             yield beam.pvalue.TaggedOutput(tag, written)
 
+    def last_blobs(self) -> Iterator[tuple[str, int, bytes]]:
+        """(tag, key, blob) still held when the bundle ends: spilled before the files are written."""
+        return iter(())
+
     def finish_bundle(self):
+        for tag, key, blob in self.last_blobs():
+            for written in self._spills[tag].add(key, blob):
+                yield beam.pvalue.TaggedOutput(tag, WindowedValue(written, MIN_TIMESTAMP, [GlobalWindow()]))
         for tag, buffer in self._spills.items():
             for written in buffer.flush():
                 yield beam.pvalue.TaggedOutput(tag, WindowedValue(written, MIN_TIMESTAMP, [GlobalWindow()]))

@@ -4,6 +4,8 @@ also as JSONL shards."""
 
 from __future__ import annotations
 
+import pickle
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -12,11 +14,13 @@ import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 
 from corpusmill.pipelines.io import shards
+from corpusmill.pipelines.io.spill import SpillingDoFn, spill_folder, spilled_items
 from corpusmill.pipelines.transforms.ledger import count_written, count_written_table
 from corpusmill.schemas.config import OutputConfig
 from corpusmill.schemas.tables import TableSchemas
 
 SFT_JSONL = "sft"  # folder of the SFT samples as JSONL: sft/part-XXXXX-of-NNNNN.jsonl
+SPILL_CHUNK_ROWS = 1000  # records pickled together on their way to a shard's writer
 
 
 @dataclass(frozen=True)
@@ -66,14 +70,41 @@ def write_arrow_shard(spec: OutputSpec, table: str, shard: int, pieces: Iterable
     return final
 
 
+class _SpillRowsFn(SpillingDoFn):
+    """Records -> spill files of pickled chunks by shard: only (shard, path) crosses the shuffle to the
+    writer, not the records (pipelines/io/spill.py says why)."""
+
+    SPILLED = ("rows",)
+
+    def __init__(self, spill_root: str, num_shards: int):
+        super().__init__(spill_root)
+        self.num_shards = num_shards
+
+    def start_bundle(self):
+        super().start_bundle()
+        self._chunks: dict[int, list] = defaultdict(list)
+
+    def process(self, record) -> Iterator:
+        shard, _ = shards.keyed_by_shard(record, self.num_shards)
+        chunk = self._chunks[shard]
+        chunk.append(record)
+        if len(chunk) >= SPILL_CHUNK_ROWS:
+            del self._chunks[shard]
+            yield from self.spill("rows", shard, pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def last_blobs(self) -> Iterator[tuple[str, int, bytes]]:
+        for shard in sorted(self._chunks):
+            yield "rows", shard, pickle.dumps(self._chunks[shard], protocol=pickle.HIGHEST_PROTOCOL)
+
+
 class _WriteShardFn(beam.DoFn):
     def __init__(self, spec: OutputSpec, table: str):
         self.spec = spec
         self.table = table
 
-    def process(self, keyed: tuple[int, Iterable]) -> Iterator[str]:
-        shard, records = keyed
-        yield write_table_shard(self.spec, self.table, shard, shards.sorted_rows(records))
+    def process(self, keyed: tuple[int, Iterable[str]]) -> Iterator[str]:
+        shard, paths = keyed
+        yield write_table_shard(self.spec, self.table, shard, shards.sorted_rows(spilled_items(paths)))
 
 
 class WriteTable(beam.PTransform):
@@ -81,7 +112,8 @@ class WriteTable(beam.PTransform):
 
     Shard = hash(sort key) mod num_shards and rows are sorted inside a shard, so the files
     are byte-for-byte the same on every run and runner. Each shard is written under a
-    temporary name and renamed when complete.
+    temporary name and renamed when complete. The records reach their shard's writer through
+    spill files, so the local runner never holds a table in its memory.
     """
 
     def __init__(self, spec: OutputSpec, table: str):
@@ -90,12 +122,11 @@ class WriteTable(beam.PTransform):
         self.table = table
 
     def expand(self, records):
-        return (
-            records
-            | "AssignShard" >> beam.Map(shards.keyed_by_shard, self.spec.shards_of(self.table))
-            | "GroupByShard" >> beam.GroupByKey()
-            | "WriteShard" >> beam.ParDo(_WriteShardFn(self.spec, self.table))
-        )
+        spill = _SpillRowsFn(spill_folder(self.spec.out, f"write-{self.table}"), self.spec.shards_of(self.table))
+        spilled = records | "SpillByShard" >> beam.ParDo(spill).with_outputs(*_SpillRowsFn.SPILLED)
+        return (spilled["rows"]
+                | "GroupByShard" >> beam.GroupByKey()
+                | "WriteShard" >> beam.ParDo(_WriteShardFn(self.spec, self.table)))
 
 
 def write_outputs(docs, removed: list, errors: list, spec: OutputSpec) -> None:
