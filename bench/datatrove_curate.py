@@ -1,18 +1,47 @@
 """The datatrove pipeline equivalent to `corpusmill curate` (FineWeb's steps), for bench/curate.py.
 
-WarcReader -> Trafilatura -> LanguageFilter(en, 0.65, the same local lid.176.ftz) ->
+WarcReader -> Trafilatura or Resiliparse -> LanguageFilter(en, 0.65, the same local lid.176.ftz) ->
 GopherRepetition -> GopherQuality -> C4Quality(no terminal-punct rule, as FineWeb) ->
 FineWebQuality -> PIIFormatter -> ParquetWriter, on `tasks` file shards with `workers` processes.
+
+    python bench/datatrove_curate.py INPUT OUTPUT LOGS TASKS WORKERS [--extractor trafilatura|resiliparse]
+
+datatrove 0.10.1 ships no Resiliparse step, so `Resiliparse` below is a BaseExtractor subclass
+written here: the same call corpusmill makes (core/extraction.py), run through BaseExtractor.run
+exactly as datatrove's own Trafilatura step is (per-document timeout in a forked ExtractorSandbox,
+documents with empty text dropped).
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
+
+from datatrove.pipeline.extractors.base import BaseExtractor
 
 from corpusmill.core.language_id import default_model_path
 
+# Per-document extraction limit, as corpusmill's curate config in bench/curate.py (timeout_s: 5).
+EXTRACT_TIMEOUT_S = 5.0
 
-def main(input_folder: str, output_folder: str, logs: str, tasks: int, workers: int) -> None:
+
+class Resiliparse(BaseExtractor):
+    """Resiliparse main-content extraction as a datatrove step, with the options corpusmill uses."""
+
+    name = "Resiliparse"
+    _requires_dependencies = ["resiliparse"]
+
+    def __init__(self, timeout: float = EXTRACT_TIMEOUT_S):
+        super().__init__(timeout)
+
+    def extract(self, text: str) -> str:
+        """Main text of an HTML string (datatrove's WarcReader has already decoded the payload)."""
+        from resiliparse.extract.html2text import extract_plain_text
+
+        return extract_plain_text(text, main_content=True, preserve_formatting=True, alt_texts=False)
+
+
+def main(input_folder: str, output_folder: str, logs: str, tasks: int, workers: int, extractor: str) -> None:
+    """Run the pipeline locally: `tasks` shards of the input files on `workers` processes."""
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.extractors import Trafilatura
     from datatrove.pipeline.filters import (
@@ -40,9 +69,11 @@ def main(input_folder: str, output_folder: str, logs: str, tasks: int, workers: 
 
     language = LanguageFilter(languages=["en"], language_threshold=0.65)
     language.model = LocalFT176(["en"])
+    extract = (Trafilatura(favour_precision=True, timeout=EXTRACT_TIMEOUT_S) if extractor == "trafilatura"
+               else Resiliparse(timeout=EXTRACT_TIMEOUT_S))
     pipeline = [
         WarcReader(input_folder, glob_pattern="*.warc.gz"),
-        Trafilatura(favour_precision=True, timeout=5.0),
+        extract,
         language,
         GopherRepetitionFilter(),
         GopherQualityFilter(),
@@ -55,4 +86,12 @@ def main(input_folder: str, output_folder: str, logs: str, tasks: int, workers: 
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("input_folder")
+    parser.add_argument("output_folder")
+    parser.add_argument("logs")
+    parser.add_argument("tasks", type=int)
+    parser.add_argument("workers", type=int)
+    parser.add_argument("--extractor", choices=("trafilatura", "resiliparse"), default="trafilatura")
+    args = parser.parse_args()
+    main(args.input_folder, args.output_folder, args.logs, args.tasks, args.workers, args.extractor)
