@@ -43,9 +43,11 @@ class C4Quality:
         for raw in lines:
             line = raw.strip()
             words = line.split()
-            if self.max_word_length != -1 and any(len(w) > self.max_word_length for w in words):
+            # a word that long needs a line that long: most lines skip the look at every word
+            if (self.max_word_length != -1 and len(line) > self.max_word_length
+                    and any(len(w) > self.max_word_length for w in words)):
                 continue
-            if self.remove_citations:
+            if self.remove_citations and "[" in line:  # every citation pattern starts with "["
                 line = CITATION_REGEX.sub("", line)
             if self.filter_no_terminal_punct and (not line.endswith(END_PUNCTUATION) or line.endswith(ELLIPSIS)):
                 continue

@@ -53,6 +53,8 @@ class FineWebQuality:
         if s["fineweb.char_dup_ratio"] > self.char_duplicates_ratio:
             return Verdict.drop("char_dup_ratio", **s)
 
+        # In curate this text is the one C4 rewrote: text_units splits it mostly from its memory of the
+        # lines of the page it came from, which the Gopher rules split moments before.
         n_words = max(len(text_units.words(doc.text, doc.lang)), 1)
         s["fineweb.newline_ratio"] = doc.text.count("\n") / n_words
         if s["fineweb.newline_ratio"] > self.new_line_ratio:

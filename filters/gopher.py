@@ -11,12 +11,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
 from datatrove.pipeline.filters.gopher_quality_filter import STOP_WORDS
 from datatrove.pipeline.filters.gopher_repetition_filter import find_duplicates
 from datatrove.utils.text import PUNCTUATION_SET
 
 from corpusmill.core import text_units
-from corpusmill.core.repetition import duplicate_ngram_chars, top_ngram_chars
 from corpusmill.filters.base import Verdict, register
 from corpusmill.schemas.records import Document
 
@@ -47,11 +47,15 @@ class GopherQuality:
 
     def __call__(self, doc: Document) -> Verdict:
         text = doc.text
-        words = text_units.words(text, doc.lang)
-        n_words = max(len(words), 1)
-        real_words = [w for w in words if any(ch not in PUNCTUATION_SET for ch in w)]
-        n_real = len(real_words)
-        avg_len = sum(map(len, real_words)) / n_real if n_real else 0.0
+        # Each distinct word is looked at once and weighted by its count: the same integer sums as a
+        # pass over every word, so the same ratios.
+        distinct, _, counts = text_units.units(text, doc.lang).vocabulary
+        n_words = max(int(counts.sum()), 1)
+        real = ~np.fromiter(map(PUNCTUATION_SET.issuperset, distinct), dtype=bool, count=len(distinct))
+        alpha = np.fromiter((any(map(str.isalpha, w)) for w in distinct), dtype=bool, count=len(distinct))
+        lengths = np.fromiter(map(len, distinct), dtype=np.int64, count=len(distinct))
+        n_real = int(counts[real].sum())
+        avg_len = int((counts * lengths)[real].sum()) / n_real if n_real else 0.0
         lines = text.splitlines() or [""]
         s = {
             "gopher.word_count": float(n_real),
@@ -60,8 +64,8 @@ class GopherQuality:
             "gopher.ellipsis_ratio": (text.count("...") + text.count("…")) / n_words,
             "gopher.bullet_lines_ratio": sum(ln.lstrip().startswith(("•", "-")) for ln in lines) / len(lines),
             "gopher.ellipsis_lines_ratio": sum(ln.rstrip().endswith(("...", "…")) for ln in lines) / len(lines),
-            "gopher.alpha_words_ratio": sum(any(c.isalpha() for c in w) for w in words) / n_words,
-            "gopher.stop_words": float(len(set(self.stop_words).intersection(words))),
+            "gopher.alpha_words_ratio": int(counts[alpha].sum()) / n_words,
+            "gopher.stop_words": float(len(set(self.stop_words).intersection(distinct))),
         }
         checks = (
             ("gopher_short_doc", n_real < self.min_doc_words),
@@ -126,14 +130,14 @@ class GopherRepetition:
         if s["gopher_rep.dup_line_char_frac"] > self.dup_line_char_frac:
             return Verdict.drop("dup_line_char_frac", **s)
 
-        words = text_units.words(text, doc.lang)
+        repeats = text_units.units(text, doc.lang).repeats  # words split once, shared with gopher_quality_v1
         for n, max_frac in self.top_n_grams:
-            frac = top_ngram_chars(words, n) / n_chars
+            frac = repeats.top_chars(n) / n_chars
             s[f"gopher_rep.top_{n}_gram_frac"] = frac
             if frac > max_frac:
                 return Verdict.drop(f"top_{n}_gram", **s)
         for n, max_frac in self.dup_n_grams:
-            frac = duplicate_ngram_chars(words, n) / n_chars
+            frac = repeats.duplicate_chars(n) / n_chars
             s[f"gopher_rep.dup_{n}_gram_frac"] = frac
             if frac > max_frac:
                 return Verdict.drop(f"duplicated_{n}_n_grams", **s)

@@ -4,6 +4,9 @@ import json
 from pathlib import Path
 
 import pytest
+import regex
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from corpusmill.core.language_id import LanguageIdentifier
 from corpusmill.filters.base import Verdict, known_filters, make_filter
@@ -102,6 +105,35 @@ def test_pii_redacts_emails_and_public_ips_only():
     assert off.text == "a@b.com"
 
 
+def _pii_reference(text: str) -> tuple[str, int, int]:
+    """PII redaction as it was before issue 14: every pattern over every text."""
+    from corpusmill.filters import pii
+
+    text, n_email = pii._EMAIL.subn("email@example.com", text)
+    count = 0
+
+    def replace(match):
+        nonlocal count
+        if pii._public_ip(match.group(0)):
+            count += 1
+            return "0.0.0.0"
+        return match.group(0)
+
+    return pii._IPV6.sub(replace, pii._IPV4.sub(replace, text)), n_email, count
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["8.8.8.8", "10.0.0.1", "2001:db8::1", "fe80::1", "2606:4700::1111", "a@b.com",
+                                 "x.y@mail.org", "@", ":", "::", "12:30", ".", "1", "9", "a", "f", " ", "\n"]),
+                max_size=30).map("".join))
+def test_pii_redaction_equals_every_pattern_on_every_text(text):
+    """Patterns are skipped on texts without what their matches contain: the same text and counts."""
+    verdict = make_filter("pii_redaction_v1")(doc(text))
+    redacted, n_email, n_ip = _pii_reference(text)
+    assert (verdict.text, verdict.scores["pii.emails"], verdict.scores["pii.ip_addresses"]) == (
+        redacted, n_email, n_ip)
+
+
 def test_language_identifier_offline_model():
     lid = LanguageIdentifier()
     assert lid.identify(GOOD)[0] == "en"
@@ -153,6 +185,62 @@ def test_japanese_text_is_split_into_words():
     from corpusmill.core import text_units
 
     assert len(text_units.words("私は今日図書館に行きました。", "ja")) > 5
+
+
+# core/text_units.py's word pattern as it was, applied to whole texts, before issue 14
+_WORD_BEFORE_ISSUE_14 = regex.compile(
+    r"""(?:https?|ftp)://[^\s<>"]*[^\s<>".,;:!?)\]'’]
+      | \p{N}++(?:[.,:/]\p{N}++)*+(?![\p{L}\p{M}_])
+      | [\p{L}\p{M}_]+(?=n['’]t\b)
+      | n['’]t\b
+      | ['’](?:s|re|ve|ll|d|m)\b
+      | [\p{L}\p{N}\p{M}_]+(?:[.·][\p{L}\p{N}\p{M}_]+)*
+      | \.{2,} | -{2,} | ={2,} | \*{2,} | ~{2,}
+      | [^\s\p{L}\p{N}\p{M}_]""",
+    regex.VERBOSE | regex.IGNORECASE,
+)
+# text with what the word pattern treats specially: clitics, numbers, URLs, dot runs, odd whitespace
+_TEXT_PIECES = st.sampled_from(["don't", "It’s", "4:30", "1,000", "U.S.", "http://a.org/x.", "...", "--", "#",
+                                "word", "n't", "'s", " ", "  ", "\n", "\n\n", "\t", "\x1c", "\xa0", "\u3000", "\r",
+                                "\u2028", "é", "x", "_", ".", "(", "!", "N’T", "we're", "2don't"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_TEXT_PIECES, max_size=60).map("".join))
+def test_words_split_line_by_line_equal_one_pass_over_the_text(text):
+    """Splitting by lines through the memory of lines gives the pattern's own tokens, also for the text
+    C4 makes of a page (its lines stripped and rejoined) right after the page itself was split."""
+    from corpusmill.core import text_units
+
+    assert text_units.words(text, "en") == tuple(_WORD_BEFORE_ISSUE_14.findall(text))
+    rejoined = "\n".join(line.strip() for line in text.splitlines())
+    assert text_units.words(rejoined, "en") == tuple(_WORD_BEFORE_ISSUE_14.findall(rejoined))
+
+
+def test_rules_share_one_split_per_text_and_agree_across_threads():
+    """Every rule asks the same units object about a text; many documents through many threads (as
+    Beam runs them) get exactly the verdicts they get one at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from corpusmill.core import text_units
+
+    assert text_units.units(GOOD, "en") is text_units.units(GOOD, "en")
+    assert text_units.units(GOOD, "en") is not text_units.units(GOOD, "de")
+    rules = [make_filter(name) for name in ("gopher_repetition_v1", "gopher_quality_v1", "c4_quality_v1",
+                                            "fineweb_quality_v1")]
+    sentences = GOOD.splitlines()
+    texts = ["\n".join(sentences[i % 5:] + sentences[: i % 5] * (i % 3)) + f"\nPage {i} ends here." for i in range(60)]
+    texts += ["click here to buy the best cheap watches " * (10 + i) for i in range(20)]
+
+    def verdicts(text):
+        return [rule(doc(text)) for rule in rules]
+
+    text_units.clear_cache()
+    alone = [verdicts(t) for t in texts]
+    assert {v.keep for vs in alone for v in vs} == {True, False}
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(verdicts, texts * 4))
+    assert together == alone * 4
 
 
 
