@@ -6,8 +6,9 @@ import dataclasses
 from collections.abc import Iterator
 
 import apache_beam as beam
+from apache_beam.utils.windowed_value import WindowedValue
 
-from corpusmill.core.extraction import HtmlExtractor
+from corpusmill.core.extraction import BATCH_BYTES, HtmlExtractor
 from corpusmill.core.language_id import LanguageIdentifier
 from corpusmill.pipelines.transforms.ledger import ERRORS, REMOVED, count, dead_letter
 from corpusmill.schemas.records import Document, RawRecord, Removal
@@ -16,6 +17,10 @@ EXTRACT_SCORES = ("extract.html_bytes",)  # the scores of extraction's removals
 
 
 class _ExtractTextFn(beam.DoFn):
+    """HTML records wait in a batch (the extractor's helper takes pages a batch at a time: a round trip
+    per page cost more than the extraction's overhead budget); each leaves with its own timestamp
+    and window when its batch is extracted, the last batch at the end of the bundle."""
+
     STAGE = "extract"
 
     def __init__(self, extractor: HtmlExtractor):
@@ -24,17 +29,46 @@ class _ExtractTextFn(beam.DoFn):
     def setup(self) -> None:
         self.extractor.setup()
 
+    def start_bundle(self) -> None:
+        self._batch: list[tuple[RawRecord, object, object]] = []
+        self._batch_bytes = 0
+
+    def process(self, raw: RawRecord, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam) -> Iterator:
+        if raw.text is not None:
+            try:
+                yield _document(raw, raw.text)
+            except Exception as err:  # noqa: BLE001 - dead-letter boundary
+                yield dead_letter(self.STAGE, raw, err)
+            return
+        self._batch.append((raw, timestamp, window))
+        self._batch_bytes += len(raw.html or b"")
+        if len(self._batch) >= self.extractor.batch_pages or self._batch_bytes >= BATCH_BYTES:
+            yield from self._flush()
+
+    def finish_bundle(self) -> Iterator:
+        yield from self._flush()
+
     def teardown(self) -> None:
         self.extractor.close()
 
-    def process(self, raw: RawRecord) -> Iterator:
+    def _flush(self) -> Iterator:
+        batch, self._batch, self._batch_bytes = self._batch, [], 0
+        if not batch:
+            return
         try:
-            if raw.text is not None:
-                yield _document(raw, raw.text)
-                return
-            result = self.extractor(raw.html or b"", raw.http_charset)
-        except Exception as err:  # noqa: BLE001 - dead-letter boundary
-            yield dead_letter(self.STAGE, raw, err)
+            results = self.extractor.extract_many([(raw.html or b"", raw.http_charset) for raw, _, _ in batch])
+        except Exception as err:  # noqa: BLE001 - dead-letter boundary: no record of the batch is lost
+            results = [err] * len(batch)
+        for (raw, timestamp, window), result in zip(batch, results, strict=True):
+            for out in self._outputs(raw, result):
+                if isinstance(out, beam.pvalue.TaggedOutput):
+                    yield beam.pvalue.TaggedOutput(out.tag, WindowedValue(out.value, timestamp, (window,)))
+                else:
+                    yield WindowedValue(out, timestamp, (window,))
+
+    def _outputs(self, raw: RawRecord, result) -> Iterator:
+        if isinstance(result, Exception):
+            yield dead_letter(self.STAGE, raw, result)
             return
         if result.text is None:
             count(f"{self.STAGE}/removed.{result.reason}")
@@ -42,8 +76,13 @@ class _ExtractTextFn(beam.DoFn):
                 raw.id, self.STAGE, self.extractor.extractor, result.reason, raw.input_file, raw.input_offset,
                 raw.url, {EXTRACT_SCORES[0]: float(result.html_bytes)}))
             return
+        try:
+            doc = _document(raw, result.text)
+        except Exception as err:  # noqa: BLE001 - dead-letter boundary
+            yield dead_letter(self.STAGE, raw, err)
+            return
         count(f"{self.STAGE}/kept")
-        yield _document(raw, result.text)
+        yield doc
 
 
 def _document(raw: RawRecord, text: str) -> Document:
