@@ -342,19 +342,22 @@ class _Helper:
         raise HelperStartFailed(f"the helper process died while starting (exit code {proc.exitcode}); "
                                 "is its function importable in a fresh interpreter?")
 
+    def _send(self, message) -> None:
+        try:
+            self._channel.send(message)
+        except (BrokenPipeError, ConnectionResetError):
+            # it died between calls (killed for memory, say): the message never reached it
+            self._stop()
+            self._start()
+            self._channel.send(message)
+
     def _request(self, message) -> tuple:
         """Send one request and wait for its answer. HelperStartFailed when no helper could be started;
         on TimeoutError or HelperCrashed the helper is gone and the next call starts another."""
         if self._proc is None:
             self._start()
         try:
-            try:
-                self._channel.send(message)
-            except (BrokenPipeError, ConnectionResetError):
-                # it died between calls (killed for memory, say): the request never reached it
-                self._stop()
-                self._start()
-                self._channel.send(message)
+            self._send(message)
             answer = self._receive(self.timeout_s)
         except TimeoutError:
             self._stop()
@@ -461,13 +464,7 @@ class TimeLimitedBytesCall(_Helper):
         self._outputs.pack(_PROGRESS, 0, 0, time.monotonic())
         message = (len(items), at, len(meta_bytes))
         try:
-            try:
-                self._channel.send(message)
-            except (BrokenPipeError, ConnectionResetError):
-                # it died between calls (killed for memory, say): the batch never reached it
-                self._stop()
-                self._start()
-                self._channel.send(message)
+            self._send(message)
             failure = self._wait(len(items))
         except (EOFError, OSError) as err:
             failure = HelperCrashed(f"helper process died: {err!r}")
