@@ -8,7 +8,7 @@ from corpusmill.core.extraction import HtmlExtractor
 from corpusmill.filters.base import make_filter
 from corpusmill.pipelines.transforms.filter import ApplyFilter
 from corpusmill.pipelines.transforms.read import ReadRecords
-from corpusmill.pipelines.transforms.text import ExtractText
+from corpusmill.pipelines.transforms.text import ExtractText, IdentifyLanguage
 from corpusmill.schemas.config import ExtractConfig, InputConfig
 from corpusmill.schemas.records import Document, RawRecord
 from tests.test_filters import GOOD
@@ -47,6 +47,30 @@ def test_filter_signals_accumulate_on_kept_documents():
         b = a.docs | "B" >> ApplyFilter(make_filter("fineweb_quality_v1"), "curate")
         keys = b.docs | beam.Map(lambda d: sorted({k.split(".")[0] for k in d.signals}))
         assert_that(keys, equal_to([["fineweb", "gopher"]]))
+
+
+class _FailingOnOne:
+    """A language identifier that fails on one text, to see batches isolate it."""
+
+    def setup(self):
+        pass
+
+    def identify(self, text: str) -> tuple[str, float]:
+        if text == "bad":
+            raise ValueError("no language")
+        return "xx", float(len(text))
+
+
+def test_language_id_in_batches_labels_every_document_and_fails_only_the_bad_one():
+    texts = ["a" * (i % 7 + 1) for i in range(150)]  # more than two batches
+    texts[70] = "bad"
+    with TestPipeline() as p:
+        docs = p | beam.Create([_doc(i, t) for i, t in enumerate(texts)])
+        out = docs | IdentifyLanguage(_FailingOnOne())
+        assert_that(out.docs | "Labels" >> beam.Map(lambda d: (d.id, d.lang, d.lang_score)),
+                    equal_to([(f"d{i}", "xx", float(len(t))) for i, t in enumerate(texts) if i != 70]), label="docs")
+        assert_that(out.errors | "Errors" >> beam.Map(lambda e: (e.record_id, e.stage, e.message)),
+                    equal_to([("d70", "langid", "no language")]), label="errors")
 
 
 def test_extract_text_passes_plain_text_and_removes_empty_html():
