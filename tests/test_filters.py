@@ -202,7 +202,10 @@ _WORD_BEFORE_ISSUE_14 = regex.compile(
 # text with what the word pattern treats specially: clitics, numbers, URLs, dot runs, odd whitespace
 _TEXT_PIECES = st.sampled_from(["don't", "It’s", "4:30", "1,000", "U.S.", "http://a.org/x.", "...", "--", "#",
                                 "word", "n't", "'s", " ", "  ", "\n", "\n\n", "\t", "\x1c", "\xa0", "\u3000", "\r",
-                                "\u2028", "é", "x", "_", ".", "(", "!", "N’T", "we're", "2don't"])
+                                "\u2028", "é", "x", "_", ".", "(", "!", "N’T", "we're", "2don't",
+                                # punctuation and symbols outside ASCII keep a line on the fast `re` path
+                                "—", "“", "”", "©", "·", "a·b", "…", "€5", "•", "\u00ad", "\x85", "\x0b", "ſ",
+                                "\u212a", "\u0130", "ı"])
 
 
 @settings(max_examples=300, deadline=None)
@@ -215,6 +218,29 @@ def test_words_split_line_by_line_equal_one_pass_over_the_text(text):
     assert text_units.words(text, "en") == tuple(_WORD_BEFORE_ISSUE_14.findall(text))
     rejoined = "\n".join(line.strip() for line in text.splitlines())
     assert text_units.words(rejoined, "en") == tuple(_WORD_BEFORE_ISSUE_14.findall(rejoined))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80))
+def test_words_of_any_text_equal_the_unicode_pattern(text):
+    from corpusmill.core import text_units
+
+    text_units.clear_cache()
+    assert text_units.words(text, "en") == tuple(_WORD_BEFORE_ISSUE_14.findall(text))
+
+
+def test_lines_on_the_ascii_path_hold_no_character_re_reads_as_a_letter_or_space():
+    """The fast path reads punctuation and symbols (by `regex`'s Unicode tables) as `re` reads them:
+    neither a word character nor whitespace, so both patterns give the same tokens."""
+    import re
+    import sys
+
+    from corpusmill.core import text_units
+
+    outside_ascii = "".join(map(chr, range(0x80, sys.maxunicode + 1)))
+    on_fast_path = [c for c in outside_ascii if text_units._ASCII_LINE.fullmatch(c)]
+    assert len(on_fast_path) > 8_000
+    assert [c for c in on_fast_path if re.match(r"[\s\w]", c)] == []
 
 
 def test_rules_share_one_split_per_text_and_agree_across_threads():
