@@ -48,8 +48,8 @@ class ReadConfig(_Strict):
     """WARC reading options."""
 
     verify_digests: bool = True
-    range_bytes: int = Field(16 << 20, ge=1, description="gzipped WARC and WET files are read in byte ranges "
-                             "of this size, spread over the workers (one large file uses every core)")
+    range_bytes: int = Field(16 << 20, ge=1, description="gzipped WARC and WET files are read in equal byte "
+                             "ranges of at most this size, spread over the workers (one large file uses every core)")
 
 
 class ExtractConfig(_Strict):
