@@ -61,10 +61,7 @@ class _ExtractTextFn(beam.DoFn):
             results = [err] * len(batch)
         for (raw, timestamp, window), result in zip(batch, results, strict=True):
             for out in self._outputs(raw, result):
-                if isinstance(out, beam.pvalue.TaggedOutput):
-                    yield beam.pvalue.TaggedOutput(out.tag, WindowedValue(out.value, timestamp, (window,)))
-                else:
-                    yield WindowedValue(out, timestamp, (window,))
+                yield _in_window(out, timestamp, window)
 
     def _outputs(self, raw: RawRecord, result) -> Iterator:
         if isinstance(result, Exception):
@@ -83,6 +80,13 @@ class _ExtractTextFn(beam.DoFn):
             return
         count(f"{self.STAGE}/kept")
         yield doc
+
+
+def _in_window(out, timestamp, window):
+    """An output of a batch, emitted outside `process`, with the timestamp and window of its input."""
+    if isinstance(out, beam.pvalue.TaggedOutput):
+        return beam.pvalue.TaggedOutput(out.tag, WindowedValue(out.value, timestamp, (window,)))
+    return WindowedValue(out, timestamp, (window,))
 
 
 def _document(raw: RawRecord, text: str) -> Document:
@@ -131,19 +135,20 @@ class _IdentifyLanguageFn(beam.DoFn):
 
     def _flush(self) -> Iterator:
         batch, self._batch = self._batch, []
-        results = []
-        for doc, _, _ in batch:
-            try:
-                results.append(self.identifier.identify(doc.text))
-            except Exception as err:  # noqa: BLE001 - dead-letter boundary
-                results.append(err)
+        # the whole batch first: each output runs the next steps at once, and their work evicts the model
+        results = [self._identify(doc) for doc, _, _ in batch]
         for (doc, timestamp, window), result in zip(batch, results, strict=True):
             if isinstance(result, Exception):
-                out = dead_letter(self.STAGE, doc, result)
-                yield beam.pvalue.TaggedOutput(out.tag, WindowedValue(out.value, timestamp, (window,)))
+                yield _in_window(dead_letter(self.STAGE, doc, result), timestamp, window)
             else:
                 lang, score = result
-                yield WindowedValue(dataclasses.replace(doc, lang=lang, lang_score=score), timestamp, (window,))
+                yield _in_window(dataclasses.replace(doc, lang=lang, lang_score=score), timestamp, window)
+
+    def _identify(self, doc: Document) -> tuple[str, float] | Exception:
+        try:
+            return self.identifier.identify(doc.text)
+        except Exception as err:  # noqa: BLE001 - dead-letter boundary
+            return err
 
 
 class IdentifyLanguage(beam.PTransform):
